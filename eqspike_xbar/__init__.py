@@ -1,0 +1,2 @@
+"""eqspike-xbar: EqSpike on memristive crossbars."""
+__version__ = "0.1.0"

@@ -1,0 +1,56 @@
+"""Command line: ``eqspike-xbar <command> ...``.
+
+Each command lives in the module that owns its concern and registers itself through a
+``register(subparsers)`` function; this file only lists those modules and turns
+user-caused errors into one line and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from . import __version__
+from .errors import EqSpikeXbarError
+
+# Modules providing `register(subparsers)`; each adds one or more sub-commands.
+COMMAND_MODULES = [
+    "eqspike_xbar.experiments.train",
+    "eqspike_xbar.experiments.stdp",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eqspike-xbar",
+        description="EqSpike (spike-driven equilibrium propagation) on memristive crossbars.",
+    )
+    parser.add_argument("--version", action="version", version=f"eqspike-xbar {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except EqSpikeXbarError as exc:
+        print(f"eqspike-xbar: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("eqspike-xbar: interrupted; results written so far are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
