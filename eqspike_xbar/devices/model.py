@@ -1,0 +1,282 @@
+"""Vectorised behavioural device model: an array of devices, each with its own parameters.
+
+    arr = DeviceArray(load_device("ag_asi"), shape=(784, 500), seed=1)
+    energy_J = arr.apply_pulses(n)      # n: signed int array, + = LTP/SET, − = LTD/RESET
+    g_S = arr.conductance()             # noiseless (drift applied)
+    g_S = arr.read()                    # with read noise
+    i_A = arr.current(v_V)              # with the read I–V nonlinearity
+
+The state of each device is its conductance (S); before each update it is turned into the
+pulse position on the curve of the pulse's direction (NeuroSim's inverse), moved by the
+pulse count and turned back, so repeated pulses follow the nonlinear curve and a direction
+switch continues from the present conductance. See :mod:`.params` for the equations.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..errors import DeviceModelError
+from .params import DeviceParams, Effects, nl_to_b, shape
+
+log = logging.getLogger(__name__)
+
+
+
+class DeviceArray:
+    """``shape`` devices of one technology; D2D parameters and faults fixed by ``seed``.
+
+    ``g_init``: ``"gmin"``, ``"gmax"``, ``"mid"`` (pulse position half-way up LTP) or an
+    array of conductances (S). Stuck devices sit at Gmin/Gmax whatever ``g_init`` says.
+    """
+
+    def __init__(self, params: DeviceParams, shape=(1,), seed=None, effects: Effects | None = None,
+                 g_init="gmin"):
+        if not isinstance(params, DeviceParams):
+            raise DeviceModelError(f"params must be a DeviceParams (use load_device), got {type(params).__name__}")
+        self.params = params
+        self.effects = effects or Effects()
+        self.shape = tuple(int(s) for s in np.atleast_1d(shape))
+        if any(s < 1 for s in self.shape):
+            raise DeviceModelError(f"device array shape {self.shape} must have sizes >= 1")
+        d2d_ss, fault_ss, noise_ss = np.random.SeedSequence(seed).spawn(3)
+        self.rng = np.random.default_rng(noise_ss)
+        self._dev = self._sample_devices(np.random.default_rng(d2d_ss), np.random.default_rng(fault_ss))
+        self._finish_init(g_init)
+
+    # -- construction ------------------------------------------------------------------
+    def _sample_devices(self, rng, fault_rng) -> dict:
+        p, e, shp = self.params, self.effects, self.shape
+        c, s = p.conductance, p.d2d
+        nl_ltp = p.nonlinearity.ltp if e.nonlinearity else 0.0
+        nl_ltd = p.nonlinearity.ltd if e.nonlinearity else 0.0
+        lev_ltd = c.pulses_ltd
+        if not e.asymmetry:
+            nl_ltd, lev_ltd = -nl_ltp, c.levels
+        # Draw every spread (fixed order) even when D2D is off, so streams do not shift.
+        z = rng.standard_normal((7,) + shp)
+        k = 1.0 if e.d2d else 0.0
+        gmin = c.gmin_S * np.exp(k * s.gmin_rel * z[0])
+        gmax = np.maximum(c.gmax_S * np.exp(k * s.gmax_rel * z[1]), gmin * 1.001 + 1e-30)
+        nl1 = np.clip(nl_ltp + k * s.nl_abs * z[2], -9.5, 9.5) if e.nonlinearity else np.zeros(shp)
+        nl2 = np.clip(nl_ltd + k * s.nl_abs * z[3], -9.5, 9.5) if e.nonlinearity else np.zeros(shp)
+        scale_lev = np.exp(k * s.levels_rel * z[4])
+        c2c = p.noise.c2c_sigma * np.exp(k * s.c2c_rel * z[5]) if e.c2c else np.zeros(shp)
+        nu = p.drift.nu * np.exp(k * s.drift_rel * z[6]) if e.drift else np.zeros(shp)
+        u = fault_rng.random(shp)
+        f = p.faults
+        stuck_lo = (u < f.stuck_gmin_rate) & e.stuck
+        stuck_hi = (u >= f.stuck_gmin_rate) & (u < f.stuck_gmin_rate + f.stuck_gmax_rate) & e.stuck
+        return {
+            "gmin": gmin, "gmax": gmax,
+            "b_ltp": nl_to_b(nl1), "b_ltd": nl_to_b(nl2),
+            "p_ltp": np.maximum(np.rint(c.levels * scale_lev), 2.0),
+            "p_ltd": np.maximum(np.rint(lev_ltd * scale_lev), 2.0),
+            "c2c": c2c * (gmax - gmin),  # absolute σ per √pulse (S)
+            "nu": nu,
+            "stuck": stuck_lo | stuck_hi,
+            "stuck_g": np.where(stuck_hi, gmax, gmin),
+        }
+
+    def _finish_init(self, g_init) -> None:
+        d = self._dev
+        self._movable = ~d["stuck"]
+        self._dg = d["gmax"] - d["gmin"]
+        # Per-direction constants of the update (b clamped away from 0: |b| < 1e-6 is linear
+        # to 1e-7 of the range): x = c·ln(1 + f·em), G = Gmin + s·(exp(k·x) − 1).
+        self._dir = {}
+        for name in ("ltp", "ltd"):
+            b, p = d[f"b_{name}"], d[f"p_{name}"]
+            bs = np.where(np.abs(b) < 1e-6, 1e-6, b)
+            em = np.expm1(-bs)
+            self._dir[name] = {"em": em, "c": -p / bs, "k": -bs / p, "s": self._dg / em, "p": p}
+        # selecting per pulse direction: value = ltd + [n > 0]·(ltp − ltd)
+        self._dir["diff"] = {k: self._dir["ltp"][k] - self._dir["ltd"][k] for k in self._dir["ltp"]}
+        self._buf = {k: np.empty(self.shape) for k in ("a", "b", "x", "g1", "tmp")}
+        self._t = np.zeros(self.shape)  # time since last programming (s)
+        self._t_any = False
+        self.energy_J = 0.0  # programming energy spent so far (J)
+        self.pulses = 0  # programming pulses applied so far
+        pv = self.params.pulse
+        self._e_ltp = abs(pv.ltp_V) * self._iv_factor(abs(pv.ltp_V)) * pv.width_s  # J per S
+        self._e_ltd = abs(pv.ltd_V) * self._iv_factor(abs(pv.ltd_V)) * pv.width_s
+        self.set_conductance(g_init)
+
+    def _iv_factor(self, v):
+        """I(V)/G (V): V for an Ohmic device, V_read·sinh(V/v0)/sinh(V_read/v0) otherwise."""
+        iv = self.params.iv
+        if not self.effects.iv_nonlinearity or iv.v0_V == 0:
+            return v
+        return iv.v_read_V * np.sinh(v / iv.v0_V) / np.sinh(iv.v_read_V / iv.v0_V)
+
+    def set_conductance(self, g) -> None:
+        """Program conductances directly (S), clipped to each device's range; resets drift time."""
+        d = self._dev
+        if isinstance(g, str):
+            if g == "gmin":
+                g = d["gmin"]
+            elif g == "gmax":
+                g = d["gmax"]
+            elif g == "mid":
+                g = d["gmin"] + self._dg * shape(0.5, d["b_ltp"])
+            else:
+                raise DeviceModelError(f"g_init {g!r} must be 'gmin', 'gmax', 'mid' or an array of conductances (S)")
+        g = np.broadcast_to(np.asarray(g, dtype=float), self.shape)
+        if not np.all(np.isfinite(g)) or np.any(g < 0):
+            raise DeviceModelError("initial conductances must be finite and >= 0 S")
+        self._g = np.where(d["stuck"], d["stuck_g"], np.clip(g, d["gmin"], d["gmax"]))
+        self._t[...] = 0.0
+        self._t_any = False
+
+    # -- programming -------------------------------------------------------------------
+    def apply_pulses(self, n) -> float:
+        """Apply ``n`` identical pulses per device (signed ints; + LTP/SET, − LTD/RESET).
+
+        Returns the programming energy of these pulses (J): per pulse |V|·I(V)·width at the
+        mean of the conductance before and after (stuck devices take the pulses too).
+        """
+        n = np.asarray(n)
+        if n.shape != self.shape:
+            raise DeviceModelError(f"pulse array has shape {n.shape}, expected {self.shape}")
+        if n.dtype.kind not in "iu":
+            if n.dtype.kind != "f" or not np.all(np.isfinite(n)) or np.any(n != np.rint(n)):
+                raise DeviceModelError("pulse counts must be integers (signed: + LTP, − LTD)")
+        d, e, buf = self._dev, self.effects, self._buf
+        pos = n > 0
+        active = (n != 0) & self._movable
+        if self._t_any:  # commit the drift of the devices about to be programmed
+            np.copyto(self._g, self.conductance(), where=active)
+            self._t[n != 0] = 0.0
+        nf = buf["tmp"]
+        np.copyto(nf, n, casting="unsafe")
+        sel = buf["a"]
+
+        def pick(key):  # per-device constant of each device's pulse direction
+            np.multiply(pos, self._dir["diff"][key], out=sel)
+            np.add(sel, self._dir["ltd"][key], out=sel)
+            return sel
+
+        g0 = self._g
+        x = buf["x"]
+        np.subtract(g0, d["gmin"], out=x)
+        x /= self._dg
+        np.minimum(x, 1.0, out=x)
+        np.maximum(x, 0.0, out=x)
+        x *= pick("em")
+        x += 1.0
+        np.log(x, out=x)
+        x *= pick("c")  # pulse position on this direction's curve
+        if e.quantization:
+            self._stochastic_round(x)
+        x += nf
+        np.minimum(x, pick("p"), out=x)
+        np.maximum(x, 0.0, out=x)
+        g1 = buf["g1"]
+        np.multiply(x, pick("k"), out=g1)
+        np.exp(g1, out=g1)
+        g1 -= 1.0
+        g1 *= pick("s")
+        g1 += d["gmin"]
+        if e.c2c:
+            noise = buf["b"]
+            self.rng.standard_normal(out=noise)
+            np.abs(nf, out=sel)
+            np.sqrt(sel, out=sel)
+            sel *= d["c2c"]
+            noise *= sel
+            g1 += noise
+        g1 -= g0  # keep inactive (unpulsed or stuck) devices: g0 + active·(g1 − g0)
+        g1 *= active
+        g1 += g0
+        np.minimum(g1, d["gmax"], out=g1)
+        np.maximum(g1, d["gmin"], out=g1)
+        np.add(g0, g1, out=x)  # for the energy: G before + after
+        np.maximum(nf, 0.0, out=sel)
+        up = float(np.vdot(sel, x))
+        n_up = float(sel.sum())
+        np.minimum(nf, 0.0, out=sel)
+        down = -float(np.vdot(sel, x))
+        n_down = -float(sel.sum())
+        energy = 0.5 * (self._e_ltp * up + self._e_ltd * down)
+        self._g, buf["g1"] = g1, g0
+        self.energy_J += energy
+        self.pulses += int(n_up + n_down)
+        return energy
+
+    def _stochastic_round(self, x) -> None:
+        """Round the pulse position to the integer grid, up with probability = fraction."""
+        frac = self._buf["b"]
+        np.add(x, 1e-9, out=frac)
+        np.floor(frac, out=frac)
+        np.subtract(x, frac, out=x)  # x := fraction, frac := floor
+        x[x < 1e-9] = 0.0
+        if x.max() > 0.0:
+            u = self._buf["g1"]
+            self.rng.random(out=u)
+            np.less(u, x, out=u, casting="unsafe")
+            np.add(frac, u, out=x)
+        else:
+            np.copyto(x, frac)
+
+    # -- time and reads ----------------------------------------------------------------
+    def advance_time(self, dt_s: float) -> None:
+        """Let ``dt_s`` seconds pass (conductance drift/retention)."""
+        if not np.isfinite(dt_s) or dt_s < 0:
+            raise DeviceModelError(f"dt_s must be finite and >= 0 s, got {dt_s!r}")
+        self._t += dt_s
+        self._t_any = self._t_any or dt_s > 0
+
+    def conductance(self) -> np.ndarray:
+        """Noiseless conductance (S) at the read voltage, drift included."""
+        if not (self._t_any and self.effects.drift and self.params.drift.nu > 0):
+            return self._g.copy()
+        d = self._dev
+        t0 = self.params.drift.t0_s
+        factor = ((self._t + t0) / t0) ** (-d["nu"])
+        g = d["gmin"] + (self._g - d["gmin"]) * factor
+        return np.where(d["stuck"], self._g, g)
+
+    def read(self) -> np.ndarray:
+        """Conductance (S) as read once: relative Gaussian read noise when enabled."""
+        g = self.conductance()
+        sigma = self.params.noise.read_sigma
+        if self.effects.read_noise and sigma > 0:
+            g = np.maximum(g * (1.0 + sigma * self.rng.standard_normal(self.shape)), 0.0)
+        return g
+
+    def current(self, v_V, noisy: bool = True) -> np.ndarray:
+        """Device current (A) at voltage ``v_V`` (broadcast), with the I–V nonlinearity."""
+        g = self.read() if noisy else self.conductance()
+        v = np.asarray(v_V, dtype=float)
+        return g * np.sign(v) * self._iv_factor(np.abs(v))
+
+    # -- inspection --------------------------------------------------------------------
+    @property
+    def gmin(self) -> np.ndarray:
+        return self._dev["gmin"]
+
+    @property
+    def gmax(self) -> np.ndarray:
+        return self._dev["gmax"]
+
+    @property
+    def stuck(self) -> np.ndarray:
+        return self._dev["stuck"]
+
+    def device_parameters(self) -> dict[str, np.ndarray]:
+        """Per-device parameter arrays (gmin, gmax, b_ltp, b_ltd, p_ltp, p_ltd, c2c, nu, stuck...)."""
+        return {k: v.copy() for k, v in self._dev.items()}
+
+    def subset(self, index) -> "DeviceArray":
+        """A new array holding the devices ``self[index]`` (same parameters, fresh noise stream)."""
+        new = object.__new__(DeviceArray)
+        new.params, new.effects = self.params, self.effects
+        new._dev = {k: np.atleast_1d(np.asarray(v[index])) for k, v in self._dev.items()}
+        new.shape = new._dev["gmin"].shape
+        new.rng = np.random.default_rng(self.rng.integers(2**63))
+        new._finish_init(np.atleast_1d(self._g[index]).copy())
+        return new
+
+    def __repr__(self) -> str:
+        return f"DeviceArray({self.params.name!r}, shape={self.shape}, stuck={int(self.stuck.sum())})"
