@@ -1,0 +1,224 @@
+"""The layered EqSpike network (any depth), batched over a minibatch in numpy.
+
+Layer 0 is the input (its state clamped to the pixels), layers 1..L are neurons whose state
+h in [0, 1] integrates weighted incoming spikes from the layers below and above::
+
+    spikes s_l(t) = encoder(h_l(t-1))                      (all layers, input included)
+    h_l(t) = clip(h_l + eps (W_{l-1}ᵀ-read(s_{l-1}) + W_l-read(s_{l+1}) + b_l - h_l
+                              [+ beta (y - h_L) on the output]), 0, 1)
+
+All reads go through the synapse layers (``forward``: pre->post, ``backward``: post->pre),
+all weight changes through their ``update`` (coincidence events), so the backend (ideal,
+device, circuit) never shows up here.
+
+One minibatch: a free phase of T steps from h = 0 (prediction = output state averaged over
+the last ``readout_steps`` steps), then the nudged phase(s) from the saved free state
+(accumulators included), all phases run side by side as one stacked batch of P*B rows.
+With the deterministic sigma-delta encoder the clamped input spikes are identical in every
+phase, so the input layer is encoded once and its events are merged across phases (exact).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..synapses import make_synapse_layer
+from .neurons import leaky_step, make_encoder
+from .rules import nudging_betas, post_factor
+
+
+@dataclass
+class FreeState:
+    h: list  # states of layers 1..L, each (B, n_l)
+    acc: list  # encoder accumulators of layers 1..L (None for rate neurons)
+    acc_in: np.ndarray | None  # input-layer accumulators
+
+
+class EqSpikeNetwork:
+    def __init__(self, network, learning, synapses=None, dtype="float32", rng=None):
+        """``network``, ``learning``, ``synapses``: the config sections (see config.py)."""
+        rng = rng if rng is not None else np.random.default_rng(0)
+        self.net, self.learn = network, learning
+        self.dtype = np.dtype(dtype)
+        self.sizes = list(network.layers)
+        self.L = len(self.sizes) - 1
+        self.eps = self.dtype.type(network.eps)
+        self.encoder = make_encoder(network.neuron, network.encoder)
+        backend = synapses.backend if synapses is not None else "ideal"
+        self.synapses = []
+        for k in range(self.L):
+            bound = network.init_scale / np.sqrt(self.sizes[k])
+            w = rng.uniform(-bound, bound, size=(self.sizes[k], self.sizes[k + 1])).astype(self.dtype)
+            self.synapses.append(make_synapse_layer(backend, w, config=synapses, rng=rng))
+        self.biases = [np.zeros(n, dtype=self.dtype) for n in self.sizes[1:]]
+
+    # ------------------------------------------------------------------ dynamics
+    def _step(self, h, acc, x, acc_in, reps, beta_col, y, rng):
+        """One synchronous step. ``x`` has B rows, the states reps*B rows (input drive tiled).
+
+        Returns (input spikes, spikes of layers 1..L, new states of layers 1..L)."""
+        enc, syn = self.encoder, self.synapses
+        s_in = enc.step(x, acc_in, rng)
+        spikes = [enc.step(h[l], None if acc is None else acc[l], rng) for l in range(self.L)]
+        new_h = []
+        for l in range(self.L):
+            if l == 0:
+                drive = syn[0].forward(s_in)
+                if reps > 1:
+                    drive = np.tile(drive, (reps, 1))
+            else:
+                drive = syn[l].forward(spikes[l - 1])
+            if l + 1 < self.L:
+                drive += syn[l + 1].backward(spikes[l + 1])
+            drive += self.biases[l]
+            if l == self.L - 1 and beta_col is not None:
+                drive += beta_col * (y - h[l])
+            new_h.append(leaky_step(h[l], drive, self.eps))
+        return s_in, spikes, new_h
+
+    def _init_state(self, x, rng) -> FreeState:
+        B = len(x)
+        enc = self.encoder
+        acc_in = enc.init(x.shape, rng, self.dtype)
+        h = [np.zeros((B, n), dtype=self.dtype) for n in self.sizes[1:]]
+        acc = [enc.init((B, n), rng, self.dtype) for n in self.sizes[1:]]
+        return FreeState(h, None if acc[0] is None else acc, acc_in)
+
+    def free_phase(self, x, rng, steps: int | None = None, trace: list | None = None):
+        """Relax from h = 0 for T steps. Returns (saved free state, prediction readout (B, n_out))."""
+        x = np.asarray(x, dtype=self.dtype)
+        st = self._init_state(x, rng)
+        T = steps or self.net.free_steps
+        R = min(self.net.readout_steps, T)
+        h, out = st.h, np.zeros((len(x), self.sizes[-1]), dtype=self.dtype)
+        for t in range(T):
+            _, _, h = self._step(h, st.acc, x, st.acc_in, 1, None, None, rng)
+            if t >= T - R:
+                out += h[-1]
+            if trace is not None:
+                trace.append([hl.copy() for hl in h])
+        st.h = h
+        return st, out / R
+
+    def predict(self, x, rng, batch_size: int = 1000) -> np.ndarray:
+        """Class predictions (argmax of the free-phase readout), batched."""
+        preds = []
+        for i in range(0, len(x), batch_size):
+            _, out = self.free_phase(x[i : i + batch_size], rng)
+            preds.append(out.argmax(1))
+        return np.concatenate(preds) if preds else np.zeros(0, dtype=int)
+
+    # ------------------------------------------------------------------ learning
+    def train_batch(self, x, y, rng):
+        """One minibatch: free phase, nudged phase(s), update. Returns the free readout (B, n_out)."""
+        x = np.asarray(x, dtype=self.dtype)
+        target = np.zeros((len(x), self.sizes[-1]), dtype=self.dtype)
+        target[np.arange(len(x)), y] = 1.0
+        state, out = self.free_phase(x, rng)
+        betas = nudging_betas(self.learn.nudging, self.learn.beta, rng)
+        self.nudged_phases(x, target, state, betas, rng)
+        return out
+
+    def _scales(self, B, P):
+        return [self.dtype.type(lr / (B * self.learn.beta * P)) for lr in self.learn.lr]
+
+    def nudged_phases(self, x, target, state: FreeState, betas, rng):
+        """Run the P nudged phases side by side from ``state`` and apply the learning rule."""
+        B, P, L = len(x), len(betas), self.L
+        rep = (lambda a: None if a is None else np.tile(a, (P, 1))) if P > 1 else (lambda a: None if a is None else a.copy())
+        h = [rep(hl) for hl in state.h]
+        acc = None if state.acc is None else [rep(a) for a in state.acc]
+        if self.encoder.deterministic:  # identical input spikes in every phase: encode once
+            x_in, acc_in, reps = x, None if state.acc_in is None else state.acc_in.copy(), P
+        else:
+            x_in, acc_in, reps = (np.tile(x, (P, 1)) if P > 1 else x), rep(state.acc_in), 1
+        sigma = np.repeat(np.sign(betas), B).astype(self.dtype)[:, None]
+        beta_col = np.repeat(betas, B).astype(self.dtype)[:, None]
+        y = np.tile(target, (P, 1)) if P > 1 else target
+        scales = self._scales(B, P)
+        contrastive = self.learn.rule == "contrastive"
+        continual = self.learn.apply == "continual" and not contrastive
+        events = [([], []) for _ in range(L)]
+        bias_sums = [np.zeros(n, dtype=self.dtype) for n in self.sizes[1:]]
+
+        for _ in range(self.net.nudged_steps):
+            s_in, spikes, h_new = self._step(h, acc, x_in, acc_in, reps, beta_col, y, rng)
+            if not contrastive:
+                step_events = self._two_factor_events(s_in, spikes, h, h_new, sigma, reps, P, B)
+                if continual:
+                    self._apply(step_events, scales)
+                else:
+                    for k, (rows, cols, db) in enumerate(step_events):
+                        events[k][0].append(rows)
+                        events[k][1].append(cols)
+                        bias_sums[k] += db
+            h = h_new
+
+        if contrastive:
+            self._apply(self._contrastive_events(x, state, h, sigma, P), scales)
+        elif not continual:
+            self._apply(
+                [(np.concatenate(r), np.concatenate(c), db) for (r, c), db in zip(events, bias_sums)], scales
+            )
+        return h
+
+    def _two_factor_events(self, s_in, spikes, h_old, h_new, sigma, reps, P, B):
+        """Per weight layer: (row events, column events, bias sum) of one nudged step."""
+        lc = self.learn
+        q = [post_factor(hn - ho, lc.post_factor, lc.ternary_threshold, lc.ternary_scale) * sigma
+             for hn, ho in zip(h_new, h_old)]
+        out = []
+        for k in range(self.L):
+            if k == 0:
+                cols = q[0].reshape(reps, -1, q[0].shape[1]).sum(0) if reps > 1 else q[0]
+                rows = s_in
+            else:  # pre spike x post change, plus post spike x pre change (shared weight)
+                rows = np.concatenate([spikes[k - 1], q[k - 1]])
+                cols = np.concatenate([q[k], spikes[k]])
+            out.append((rows, cols, q[k].sum(0)))
+        return out
+
+    def _contrastive_events(self, x, state, h_end, sigma, P):
+        """rho(pre) rho(post) at the end of each nudged phase minus the same at the free state."""
+        tile = (lambda a: np.tile(a, (P, 1))) if P > 1 else (lambda a: a)
+        out = []
+        for k in range(self.L):
+            pre_end = tile(x) if k == 0 else h_end[k - 1]
+            pre_ref = tile(x) if k == 0 else tile(state.h[k - 1])
+            post_end, post_ref = sigma * h_end[k], sigma * tile(state.h[k])
+            rows = np.concatenate([pre_end, pre_ref])
+            cols = np.concatenate([post_end, -post_ref])
+            out.append((rows, cols, (post_end - post_ref).sum(0)))
+        return out
+
+    def _apply(self, layer_events, scales):
+        for k, (rows, cols, db) in enumerate(layer_events):
+            self.synapses[k].update(rows, cols, scales[k])
+            self.biases[k] += scales[k] * db
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        d = {}
+        for k, syn in enumerate(self.synapses):
+            for name, arr in syn.state_dict().items():
+                d[f"synapses_{k}_{name}"] = arr
+        for k, b in enumerate(self.biases):
+            d[f"bias_{k}"] = b
+        return d
+
+    def load_state_dict(self, d: dict[str, np.ndarray]) -> None:
+        for k, syn in enumerate(self.synapses):
+            prefix = f"synapses_{k}_"
+            syn.load_state_dict({n[len(prefix):]: v for n, v in d.items() if n.startswith(prefix)})
+        for k in range(self.L):
+            self.biases[k][...] = d[f"bias_{k}"]
+
+    def first_nonfinite_layer(self) -> str | None:
+        """Name of the first weight/bias layer holding NaN or inf, or None."""
+        for k, syn in enumerate(self.synapses):
+            if not np.isfinite(syn.weights.sum()):
+                return f"W{k + 1} ({self.sizes[k]}x{self.sizes[k + 1]})"
+            if not np.isfinite(self.biases[k].sum()):
+                return f"b{k + 1}"
+        return None

@@ -1,0 +1,62 @@
+"""Neurons: a state h in [0, 1] (rho(h) = h, the hard sigmoid), integrated by a leaky step,
+and an encoder that turns the state into what the neuron sends to its synapses.
+
+Encoders (chosen by ``network.encoder`` / ``network.neuron``):
+
+* ``sigma_delta`` — deterministic accumulator: a += h; spike and a -= 1 when a >= 1.
+  Accumulators start uniform in [0, 1). Over T steps the spike count is within 1 of sum(h).
+* ``stochastic``  — Bernoulli rate code: spike with probability h at every step.
+* ``rate``        — no spikes: the neuron sends rho(h) = h itself (rate-based EP).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class SigmaDelta:
+    deterministic = True
+
+    def init(self, shape, rng: np.random.Generator, dtype) -> np.ndarray:
+        return rng.random(shape, dtype=dtype)
+
+    def step(self, h: np.ndarray, acc: np.ndarray, rng) -> np.ndarray:
+        acc += h
+        spikes = (acc >= 1.0).astype(h.dtype)
+        acc -= spikes
+        return spikes
+
+
+class Stochastic:
+    deterministic = False
+
+    def init(self, shape, rng, dtype):
+        return None
+
+    def step(self, h, acc, rng):
+        return (rng.random(h.shape, dtype=h.dtype) < h).astype(h.dtype)
+
+
+class Rate:
+    deterministic = True
+
+    def init(self, shape, rng, dtype):
+        return None
+
+    def step(self, h, acc, rng):
+        return h
+
+
+ENCODERS = {"sigma_delta": SigmaDelta, "stochastic": Stochastic, "rate": Rate}
+
+
+def make_encoder(neuron: str, encoder: str):
+    return Rate() if neuron == "rate" else ENCODERS[encoder]()
+
+
+def leaky_step(h: np.ndarray, drive: np.ndarray, eps: float) -> np.ndarray:
+    """h <- clip(h + eps (drive - h), 0, 1); ``drive`` is overwritten and returned."""
+    drive -= h
+    drive *= eps
+    drive += h
+    np.clip(drive, 0.0, 1.0, out=drive)
+    return drive

@@ -1,0 +1,1 @@
+"""Commands that run experiments and write them into run folders (train, stdp)."""

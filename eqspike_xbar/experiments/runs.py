@@ -1,0 +1,47 @@
+"""Run folders: every command writes into its own ``runs/<run-id>/``.
+
+The run id is ``<YYYYmmdd-HHMMSS>-<name>`` (a numeric suffix if taken). A run folder holds
+``config.toml`` (resolved), ``status.json`` (running / finished / failed with the message),
+``metrics.nc`` and plots; ``checkpoints/last.npz`` for resumable runs.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .. import io
+from ..errors import RunFolderError
+from ..validation import safe_identifier
+
+
+def new_run_dir(runs_dir, name: str, run_id: str | None = None) -> Path:
+    runs_dir = io.ensure_writable_dir(runs_dir)
+    if run_id:
+        safe_identifier(run_id.replace("-", "_").replace(".", "_"), "--run-id")
+        path = runs_dir / run_id
+        if path.exists():
+            raise RunFolderError(f"run folder {path} exists already: choose another --run-id, or --resume it")
+    else:
+        stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
+        path, n = runs_dir / stem, 1
+        while path.exists():
+            n += 1
+            path = runs_dir / f"{stem}-{n}"
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise RunFolderError(f"cannot create run folder {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def write_status(run_dir, state: str, **info) -> None:
+    io.write_text(Path(run_dir) / "status.json", json.dumps({"state": state, **info}, indent=2) + "\n")
+
+
+def read_status(run_dir) -> dict:
+    p = Path(run_dir) / "status.json"
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return {}

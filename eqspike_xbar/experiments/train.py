@@ -1,0 +1,251 @@
+"""``eqspike-xbar train``: train an EqSpike (or rate-EP) network and write a run folder.
+
+    eqspike-xbar train --config configs/digits_eqspike.toml
+    eqspike-xbar train --config configs/mnist_eqspike.toml --set learning.epochs=3
+    eqspike-xbar train --resume runs/20261122-101500-mnist-eqspike
+
+Writes ``runs/<run-id>/``: ``config.toml`` (resolved), ``metrics.nc`` (per-epoch metrics as
+an xarray Dataset), ``checkpoints/last.npz`` (after every epoch), ``learning_curve.png``,
+``status.json``. ``--resume`` continues from the last checkpoint and gives the same result
+as an uninterrupted run on the same seed: every epoch draws its random numbers from a
+generator seeded by (seed, epoch), so nothing but the weights needs restoring.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .. import io
+from ..config import ExperimentConfig, config_from_dict, load_config
+from ..config_tools import parse_override, read_toml
+from ..data import load_dataset
+from ..eqspike import EqSpikeNetwork
+from ..errors import RunFolderError, TrainingDiverged
+from .runs import new_run_dir, read_status, write_status
+
+log = logging.getLogger(__name__)
+
+_METRICS = ("train_accuracy", "train_cost", "validation_accuracy", "test_accuracy", "epoch_time_s", "eval_time_s")
+
+
+def build_network(cfg: ExperimentConfig) -> EqSpikeNetwork:
+    return EqSpikeNetwork(
+        cfg.network, cfg.learning, cfg.synapses, dtype=cfg.run.dtype, rng=np.random.default_rng([cfg.run.seed, 1])
+    )
+
+
+def load_data(cfg: ExperimentConfig):
+    from ..errors import ConfigError
+
+    ds = load_dataset(
+        cfg.data.name,
+        seed=cfg.run.seed,
+        data_dir=cfg.data.data_dir or None,
+        validation_size=None if cfg.data.validation_size < 0 else cfg.data.validation_size,
+        test_fraction=cfg.data.test_fraction,
+    )
+    if cfg.data.train_limit > 0:
+        ds.train.x, ds.train.y = ds.train.x[: cfg.data.train_limit], ds.train.y[: cfg.data.train_limit]
+    if ds.n_inputs != cfg.network.layers[0] or ds.n_classes != cfg.network.layers[-1]:
+        raise ConfigError(
+            f"network.layers {cfg.network.layers} does not fit {cfg.data.name}: the first size must be "
+            f"{ds.n_inputs} (pixels) and the last {ds.n_classes} (classes)"
+        )
+    return ds
+
+
+def accuracy(net: EqSpikeNetwork, split, rng, batch_size: int) -> float:
+    if len(split) == 0:
+        return float("nan")
+    return float((net.predict(split.x, rng, batch_size) == split.y).mean())
+
+
+class Trainer:
+    """Epoch loop with checkpoints, metrics and plots in ``run_dir``."""
+
+    def __init__(self, cfg: ExperimentConfig, run_dir: Path, progress: bool = True):
+        self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
+        self.data = load_data(cfg)
+        self.net = build_network(cfg)
+        self.history: dict[str, list] = {k: [] for k in _METRICS}
+        self.history["weight_abs_p999"] = []
+        self.epoch = 0  # epochs completed
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / "checkpoints" / "last.npz"
+
+    # --------------------------------------------------------------- checkpoints
+    def save_checkpoint(self) -> None:
+        arrays = {f"net_{k}": v for k, v in self.net.state_dict().items()}
+        arrays.update({f"hist_{k}": np.asarray(v, dtype=float) for k, v in self.history.items()})
+        arrays["epoch"] = np.array(self.epoch)
+        io.save_npz(self.checkpoint_path, **arrays)
+
+    def load_checkpoint(self) -> None:
+        try:
+            with np.load(self.checkpoint_path) as z:
+                self.net.load_state_dict({k[4:]: z[k] for k in z.files if k.startswith("net_")})
+                self.epoch = int(z["epoch"])
+                self.history = {k[5:]: [np.asarray(r) if np.ndim(r) else float(r) for r in z[k]]
+                                for k in z.files if k.startswith("hist_")}
+        except (OSError, KeyError, ValueError) as exc:
+            raise RunFolderError(f"cannot resume from {self.checkpoint_path}: {exc}") from None
+
+    # --------------------------------------------------------------- training
+    def train_epoch(self, epoch: int):
+        cfg, net, train = self.cfg, self.net, self.data.train
+        rng = np.random.default_rng([cfg.run.seed, 2, epoch])
+        perm = rng.permutation(len(train))
+        B = cfg.learning.batch_size
+        correct, cost = 0, 0.0
+        batches = range(0, len(perm), B)
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.learning.epochs}", unit="batch", leave=False, disable=None)
+            batches = bar
+        for i in batches:
+            idx = perm[i : i + B]
+            out = net.train_batch(train.x[idx], train.y[idx], rng)
+            bad = net.first_nonfinite_layer()
+            if bad is not None or not np.isfinite(out).all():
+                raise TrainingDiverged(
+                    f"non-finite values in {bad or 'the network state'} in epoch {epoch + 1} (minibatch {i // B + 1}); "
+                    f"the last good checkpoint ({self.checkpoint_path}, epoch {self.epoch}) is kept. "
+                    "Lower learning.lr or learning.beta."
+                )
+            correct += int((out.argmax(1) == train.y[idx]).sum())
+            onehot = np.eye(out.shape[1], dtype=out.dtype)[train.y[idx]]
+            cost += float(0.5 * ((out - onehot) ** 2).sum())
+            if bar is not None and (i // B) % 20 == 0:
+                bar.set_postfix(train_acc=f"{correct / min(i + B, len(perm)):.3f}")
+        if bar is not None:
+            bar.close()
+        return correct / len(perm), cost / len(perm)
+
+    def evaluate(self, epoch: int):
+        rng = np.random.default_rng([self.cfg.run.seed, 3, epoch])
+        bs = self.cfg.run.eval_batch_size
+        return accuracy(self.net, self.data.validation, rng, bs), accuracy(self.net, self.data.test, rng, bs)
+
+    def run(self) -> xr.Dataset:
+        cfg = self.cfg
+        write_status(self.run_dir, "running", epoch=self.epoch)
+        try:
+            for epoch in range(self.epoch, cfg.learning.epochs):
+                t0 = time.perf_counter()
+                train_acc, train_cost = self.train_epoch(epoch)
+                t1 = time.perf_counter()
+                val_acc, test_acc = self.evaluate(epoch)
+                t2 = time.perf_counter()
+                for k, v in zip(_METRICS, (train_acc, train_cost, val_acc, test_acc, t1 - t0, t2 - t1)):
+                    self.history[k].append(v)
+                self.history["weight_abs_p999"].append(
+                    np.array([np.percentile(np.abs(s.weights), 99.9) for s in self.net.synapses])
+                )
+                self.epoch = epoch + 1
+                self.save_checkpoint()
+                ds = self.metrics()
+                io.write_netcdf(ds, self.run_dir / "metrics.nc")
+                from ..plots import plot_learning_curve
+
+                io.save_figure(plot_learning_curve(ds), self.run_dir / "learning_curve.png")
+                log.info(
+                    "epoch %d/%d: train %.2f %%, validation %.2f %%, test %.2f %% (%.1f s train, %.1f s eval)",
+                    epoch + 1, cfg.learning.epochs, 100 * train_acc, 100 * val_acc, 100 * test_acc, t1 - t0, t2 - t1,
+                )
+        except TrainingDiverged as exc:
+            write_status(self.run_dir, "failed", epoch=self.epoch, error=str(exc))
+            raise
+        except KeyboardInterrupt:
+            write_status(self.run_dir, "interrupted", epoch=self.epoch)
+            raise
+        write_status(self.run_dir, "finished", epoch=self.epoch)
+        return self.metrics()
+
+    def metrics(self) -> xr.Dataset:
+        n = len(self.history["train_accuracy"])
+        epochs = np.arange(1, n + 1)
+        data = {k: ("epoch", np.asarray(self.history[k], dtype=float)) for k in _METRICS}
+        units = {"epoch_time_s": "s", "eval_time_s": "s", "train_cost": "1/2 ||y - s_out||^2 per example"}
+        ds = xr.Dataset(data, coords={"epoch": epochs})
+        for k, u in units.items():
+            ds[k].attrs["units"] = u
+        n_layers = len(self.net.synapses)
+        p999 = np.asarray(self.history["weight_abs_p999"], dtype=float).reshape(n, n_layers)
+        ds["weight_abs_p999"] = (("epoch", "layer"), p999)
+        ds = ds.assign_coords(layer=[f"W{k + 1}" for k in range(n_layers)])
+        ds.attrs.update(
+            run_id=self.run_dir.name,
+            dataset=self.cfg.data.name,
+            n_train=len(self.data.train),
+            n_validation=len(self.data.validation),
+            n_test=len(self.data.test),
+            neuron=self.cfg.network.neuron,
+            rule=self.cfg.learning.rule,
+            synapse_backend=self.cfg.synapses.backend,
+            config_toml=self.cfg.to_toml(),
+        )
+        return ds
+
+
+# ------------------------------------------------------------------ command line
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train an EqSpike / rate-EP network; writes runs/<run-id>/")
+    p.add_argument("--config", help="experiment TOML (see configs/); default: all defaults (digits)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set learning.epochs=3 (repeatable)")
+    p.add_argument("--data-dir", help="folder with the IDX files (MNIST, Fashion-MNIST)")
+    p.add_argument("--runs-dir", default="runs", help="parent folder of run folders (default: runs)")
+    p.add_argument("--run-id", help="name of the run folder (default: <time>-<name>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: fastest on 2 cores)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> int:
+    from threadpoolctl import threadpool_limits
+
+    overrides = [parse_override(s) for s in args.set]
+    if args.data_dir:
+        overrides.append({"data": {"data_dir": args.data_dir}})
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not (run_dir / "config.toml").is_file():
+            raise RunFolderError(f"{run_dir} is not a run folder (no config.toml): nothing to resume")
+        base = read_toml(run_dir / "config.toml", error=RunFolderError)
+        from ..config_tools import merge
+
+        for o in overrides:
+            base = merge(base, o)
+        cfg = config_from_dict(base, str(run_dir / "config.toml"))
+    else:
+        cfg = load_config(args.config, overrides)
+        run_dir = new_run_dir(args.runs_dir, cfg.run_name, args.run_id)
+        io.write_text(run_dir / "config.toml", cfg.to_toml())
+    with threadpool_limits(args.threads):
+        trainer = Trainer(cfg, run_dir, progress=not args.no_progress)
+        if args.resume:
+            if trainer.checkpoint_path.is_file():
+                trainer.load_checkpoint()
+            log.info("resuming %s after epoch %d (status: %s)", run_dir, trainer.epoch,
+                     read_status(run_dir).get("state", "unknown"))
+            if overrides:  # e.g. more epochs: keep the resolved config in step
+                io.write_text(run_dir / "config.toml", cfg.to_toml())
+        log.info("run folder: %s", run_dir)
+        ds = trainer.run()
+    if len(ds.epoch):
+        last = ds.isel(epoch=-1)
+        print(
+            f"{run_dir}: {cfg.data.name}, {len(ds.epoch)} epochs, test accuracy "
+            f"{100 * float(last.test_accuracy):.2f} %, validation {100 * float(last.validation_accuracy):.2f} %, "
+            f"{float(ds.epoch_time_s.mean()):.1f} s per training epoch"
+        )
+    return 0
