@@ -18,6 +18,7 @@ from .errors import EqSpikeXbarError
 COMMAND_MODULES = [
     "eqspike_xbar.experiments.train",
     "eqspike_xbar.experiments.stdp",
+    "eqspike_xbar.crossbar.cli",
 ]
 
 

@@ -1,0 +1,34 @@
+"""Crossbar circuits: mapping, tiling, netlists, and two solvers (fast nodal, ngspice).
+
+Conventions: M rows (word lines) x N columns (bit lines); conductances in S, voltages in
+V, currents in A. Forward read (rows driven, columns sensed): ``I = V @ W_f``; backward
+(columns driven, rows sensed): ``I = W_b @ V``; ideal wires and sense: W_f = W_b = G.
+
+API
+---
+``CrossbarSpec(r_wordline, r_bitline, r_driver, r_sense, sense, tia_gain, tia_rf, cell,
+r_access, v0, termination)`` circuit parameters (ohm, V), see :mod:`.spec`.
+``ConductanceMapping(g_min, g_max, w_max, levels)``: ``.to_conductances(w, rng=None) ->
+(G+, G-)``, ``.to_weights(G+, G-)``, ``.quantize(g, rng=None)``, ``.scale`` (S per weight).
+``FastCrossbar(g, spec)``: ``.read(v, direction) -> (B, out) A``,
+``.transfer_matrix(direction) -> (M, N) S`` (exact, Schur complement; backward reuses
+forward when ``.reciprocal``).
+``read_currents(g, v, spec, direction, backend="fast"|"ngspice", **options) -> (B, out)``,
+``ideal_currents(g, v, direction)``, backend registry ``BACKENDS`` / ``register_backend``.
+``TiledCrossbar(g, spec, max_array=(128, 128))``: ``.read``, ``.transfer_matrix``;
+``tile_slices(shape, max_rows, max_cols)``;
+``effective_weights(g_pos, g_neg, mapping, spec, direction, max_array) -> (M, N)``.
+``crossbar_netlist(g, v_in, spec, direction) -> str`` (pure; ``.options klu``, checked),
+``write_netlist(path, g, v_in, spec, direction) -> Path`` (atomic).
+"""
+from .mapping import ConductanceMapping
+from .netlist import crossbar_netlist, write_netlist
+from .solver import BACKENDS, FastCrossbar, ideal_currents, read_currents, register_backend
+from .spec import CrossbarSpec
+from .tiling import MAX_ARRAY, TiledCrossbar, effective_weights, tile_slices
+
+__all__ = [
+    "BACKENDS", "ConductanceMapping", "CrossbarSpec", "FastCrossbar", "MAX_ARRAY", "TiledCrossbar",
+    "crossbar_netlist", "effective_weights", "ideal_currents", "read_currents", "register_backend",
+    "tile_slices", "write_netlist",
+]

@@ -1,0 +1,116 @@
+"""``eqspike-xbar crossbar solve`` and ``eqspike-xbar crossbar netlist``."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CircuitError
+from .mapping import ConductanceMapping
+from .netlist import check_conductances, write_netlist
+from .solver import BACKENDS, ideal_currents, read_currents
+from .spec import DIRECTIONS, CrossbarSpec
+
+
+def _add_spec_args(p):
+    p.add_argument("--r-wordline", type=float, default=1.0, help="word-line segment resistance, ohm (1)")
+    p.add_argument("--r-bitline", type=float, default=1.0, help="bit-line segment resistance, ohm (1)")
+    p.add_argument("--r-driver", type=float, default=0.0, help="driver output resistance, ohm (0)")
+    p.add_argument("--r-sense", type=float, default=0.0, help="sense series resistance, ohm (0)")
+    p.add_argument("--sense", choices=("ideal", "tia"), default="ideal")
+    p.add_argument("--tia-gain", type=float, default=1e5)
+    p.add_argument("--tia-rf", type=float, default=1e4, help="TIA feedback resistance, ohm")
+    p.add_argument("--cell", choices=("1R", "1T1R"), default="1R")
+    p.add_argument("--r-access", type=float, default=1e3, help="1T1R access on-resistance, ohm")
+    p.add_argument("--v0", type=float, default=None, help="sinh read non-linearity voltage, V (default linear)")
+    p.add_argument("--termination", choices=("role", "line"), default="role")
+    p.add_argument("--conductances", type=Path, help="conductance file (.npy or .csv, M x N, S)")
+    p.add_argument("--g-min", type=float, default=1e-6, help="random conductances: lowest, S")
+    p.add_argument("--g-max", type=float, default=1e-4, help="random conductances: highest, S")
+    p.add_argument("--v-read", type=float, default=0.2, help="input voltages drawn in [0, v-read], V")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _spec(args) -> CrossbarSpec:
+    return CrossbarSpec(
+        r_wordline=args.r_wordline, r_bitline=args.r_bitline, r_driver=args.r_driver,
+        r_sense=args.r_sense, sense=args.sense, tia_gain=args.tia_gain, tia_rf=args.tia_rf,
+        cell=args.cell, r_access=args.r_access, v0=args.v0, termination=args.termination)
+
+
+def load_conductances(path: Path) -> np.ndarray:
+    """An M x N conductance array (S) from .npy or .csv (comma separated)."""
+    if not path.is_file():
+        raise CircuitError(f"conductance file {path} not found")
+    try:
+        g = np.load(path) if path.suffix == ".npy" else np.loadtxt(path, delimiter=",", ndmin=2)
+    except (ValueError, OSError) as exc:
+        raise CircuitError(f"cannot read conductance file {path}: {exc}; expected .npy or comma-separated .csv") from None
+    return check_conductances(g, f"conductances in {path}")
+
+
+def _conductances(args, rows, cols, rng):
+    if args.conductances is not None:
+        return load_conductances(args.conductances)
+    mapping = ConductanceMapping(g_min=args.g_min, g_max=args.g_max)  # validates the range
+    return rng.uniform(mapping.g_min, mapping.g_max, (rows, cols))
+
+
+def cmd_solve(args) -> int:
+    rng = np.random.default_rng(args.seed)
+    spec = _spec(args)
+    g = _conductances(args, args.rows, args.cols or args.rows, rng)
+    directions = DIRECTIONS if args.direction == "both" else (args.direction,)
+    print(f"crossbar {g.shape[0]}x{g.shape[1]}, backend {args.backend}, wires {spec.r_wordline:g}/"
+          f"{spec.r_bitline:g} ohm, driver {spec.r_driver:g} ohm, sense {spec.sense} ({spec.r_sense:g} ohm), "
+          f"cell {spec.cell}, {'linear' if spec.linear else f'sinh v0={spec.v0:g} V'}")
+    for direction in directions:
+        n_in = g.shape[0] if direction == "forward" else g.shape[1]
+        v = rng.uniform(0.0, args.v_read, (args.batch, n_in))
+        t0 = time.perf_counter()
+        i = read_currents(g, v, spec, direction, args.backend, timeout_s=args.timeout)
+        elapsed = time.perf_counter() - t0
+        ideal = ideal_currents(g, v, direction)
+        rel = np.linalg.norm(i - ideal) / np.linalg.norm(ideal)
+        shown = ", ".join(f"{x * 1e6:.4g}" for x in i[0, :8]) + (" ..." if i.shape[1] > 8 else "")
+        print(f"{direction}: {args.batch} read(s) in {elapsed:.3f} s")
+        print(f"  output currents (uA, first read): {shown}")
+        print(f"  relative error vs ideal matmul: {rel:.4e} (max |dI| {np.abs(i - ideal).max() * 1e6:.4g} uA)")
+    return 0
+
+
+def cmd_netlist(args) -> int:
+    spec = _spec(args)
+    rng = np.random.default_rng(args.seed)
+    g = _conductances(args, args.rows, args.cols or args.rows, rng)
+    n_in = g.shape[0] if args.direction == "forward" else g.shape[1]
+    v = np.full(n_in, args.v_read) if args.inputs is None else np.array(args.inputs, dtype=float)
+    path = write_netlist(args.out, g, v, spec, args.direction)
+    print(f"wrote {path} ({g.shape[0]}x{g.shape[1]}, {args.direction} read); run it with: ngspice -b {path}")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("crossbar", help="crossbar circuits: solve reads, write netlists")
+    sub = p.add_subparsers(dest="crossbar_command", metavar="SUBCOMMAND")
+    sub.required = True
+
+    s = sub.add_parser("solve", help="read a crossbar with the fast solver or ngspice; error vs ideal matmul")
+    s.add_argument("--rows", type=int, default=64)
+    s.add_argument("--cols", type=int, default=None, help="default: --rows")
+    s.add_argument("--backend", choices=sorted(BACKENDS), default="fast")
+    s.add_argument("--direction", choices=("forward", "backward", "both"), default="both")
+    s.add_argument("--batch", type=int, default=1, help="number of random input vectors")
+    s.add_argument("--timeout", type=float, default=120.0, help="ngspice time limit per simulation, s")
+    _add_spec_args(s)
+    s.set_defaults(func=cmd_solve)
+
+    n = sub.add_parser("netlist", help="write the read netlist of a conductance file (runs with ngspice -b)")
+    n.add_argument("--out", type=Path, required=True, help="netlist path, e.g. runs/<run-id>/xbar.cir")
+    n.add_argument("--rows", type=int, default=4, help="random conductances when no --conductances")
+    n.add_argument("--cols", type=int, default=None)
+    n.add_argument("--direction", choices=DIRECTIONS, default="forward")
+    n.add_argument("--inputs", type=float, nargs="+", help="driver voltages, V (default: all --v-read)")
+    _add_spec_args(n)
+    n.set_defaults(func=cmd_netlist)

@@ -1,0 +1,236 @@
+"""Fast solver: sparse nodal analysis of exactly the circuit in :mod:`.spec` (and the netlists).
+
+A read in either direction is solved as a *forward* read of an oriented array: the backward
+read of ``G`` (M x N) is the forward read of ``rot(G) = G[::-1, ::-1].T`` with word- and
+bit-line roles swapped (see :func:`oriented`). Nodes joined by zero resistance are merged,
+so ideal wires/drivers/sense are exact, not approximated by large conductances.
+
+Unknown ordering: internal nodes first, then the ports (driver nodes, then sense nodes).
+One factorisation per conductance state serves any number of input vectors; the Schur
+complement onto the ports gives the exact effective transfer matrix.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import CircuitError
+from . import linalg
+from .spec import CrossbarSpec, check_direction
+
+
+def rot(a: np.ndarray) -> np.ndarray:
+    """The 180°-rotated transpose; maps backward reads onto forward reads (an involution)."""
+    return np.asarray(a)[::-1, ::-1].T
+
+
+@dataclass(frozen=True)
+class Oriented:
+    """A forward-read problem: rows driven at column 0, columns sensed at row M-1."""
+
+    g: np.ndarray  #: (M, N) device conductances, S
+    r_row_wire: float  #: ohm per segment along driven lines
+    r_col_wire: float  #: ohm per segment along sensed lines
+    r_drive: float  #: ohm between driver source and line end
+    r_sense: float  #: ohm between line end and virtual ground
+
+
+def oriented(g: np.ndarray, spec: CrossbarSpec, direction: str) -> Oriented:
+    check_direction(direction)
+    r_row_term, r_col_term = spec.terminations(direction)
+    if direction == "forward":
+        return Oriented(g, spec.r_wordline, spec.r_bitline, r_row_term, r_col_term)
+    return Oriented(rot(g), spec.r_bitline, spec.r_wordline, r_col_term, r_row_term)
+
+
+class NodalModel:
+    """Nodal equations of one oriented crossbar (M driven lines x N sensed lines)."""
+
+    def __init__(self, problem: Oriented, spec: CrossbarSpec):
+        self.p, self.spec = problem, spec
+        M, N = problem.g.shape
+        self.shape = (M, N)
+        self._label_nodes()
+        self._build_linear()
+        self._linear_factor = None
+
+    # -- topology ---------------------------------------------------------------------
+    def _label_nodes(self):
+        p = self.p
+        M, N = p.g.shape
+        # raw labels: row nodes 0..MN-1, column nodes MN..2MN-1, drive ports, sense ports
+        lr = np.arange(M * N).reshape(M, N)
+        lc = M * N + np.arange(M * N).reshape(M, N)
+        if p.r_row_wire == 0:
+            lr = np.repeat(lr[:, :1], N, axis=1)
+        if p.r_col_wire == 0:
+            lc = np.repeat(lc[-1:, :], M, axis=0)
+        drive = 2 * M * N + np.arange(M)
+        sense = 2 * M * N + M + np.arange(N)
+        if p.r_drive == 0:
+            lr = np.where(lr == lr[:, :1], drive[:, None], lr)
+        if p.r_sense == 0:
+            lc = np.where(lc == lc[-1:, :], sense[None, :], lc)
+        used = np.unique(np.concatenate([lr.ravel(), lc.ravel()]))
+        internal = used[used < 2 * M * N]
+        self.n_int = internal.size
+        remap = np.full(2 * M * N + M + N, -1)
+        remap[internal] = np.arange(self.n_int)
+        remap[drive] = self.n_int + np.arange(M)
+        remap[sense] = self.n_int + M + np.arange(N)
+        self.lr, self.lc = remap[lr], remap[lc]
+        self.drive, self.sense = remap[drive], remap[sense]
+        self.n = self.n_int + M + N
+        cells = np.arange(M * N)
+        self.inc = sp.csr_matrix(
+            (np.concatenate([np.ones(M * N), -np.ones(M * N)]),
+             (np.concatenate([self.lr.ravel(), self.lc.ravel()]), np.concatenate([cells, cells]))),
+            shape=(self.n, M * N))
+
+    def _edges_linear(self):
+        """(a, b, g) of every linear two-terminal conductance except the cells."""
+        p, (M, N) = self.p, self.shape
+        a, b, g = [], [], []
+
+        def add(x, y, cond):
+            a.append(np.ravel(x)), b.append(np.ravel(y)), g.append(np.broadcast_to(cond, np.shape(np.ravel(x))))
+
+        if p.r_row_wire > 0:
+            add(self.lr[:, :-1], self.lr[:, 1:], 1.0 / p.r_row_wire)
+        if p.r_col_wire > 0:
+            add(self.lc[:-1, :], self.lc[1:, :], 1.0 / p.r_col_wire)
+        if p.r_drive > 0:
+            add(self.lr[:, 0], self.drive, 1.0 / p.r_drive)
+        if p.r_sense > 0:
+            add(self.lc[-1, :], self.sense, 1.0 / p.r_sense)
+        return [np.concatenate(x) if x else np.zeros(0) for x in (a, b, g)]
+
+    def _stamp(self, a, b, g) -> sp.csr_matrix:
+        rows = np.concatenate([a, b, a, b])
+        cols = np.concatenate([a, b, b, a])
+        vals = np.concatenate([g, g, -g, -g])
+        return sp.csr_matrix((vals, (rows, cols)), shape=(self.n, self.n))
+
+    def _build_linear(self):
+        a, b, g = self._edges_linear()
+        K = self._stamp(a, b, g)
+        if self.spec.sense == "tia":
+            K = K + sp.csr_matrix((np.full(self.shape[1], self.spec.tia_input_conductance),
+                                   (self.sense, self.sense)), shape=(self.n, self.n))
+        self.K_wires = K
+        self._wire_edges = (a, b, g)
+
+    # -- the cells --------------------------------------------------------------------
+    def cell_current(self, v_cell: np.ndarray):
+        """(current A, small-signal conductance S) of every cell at cell voltage ``v_cell``."""
+        g, spec = self.p.g, self.spec
+        if spec.linear:
+            geff = g / (1.0 + g * spec.r_access) if spec.cell == "1T1R" else g
+            return geff * v_cell, geff
+        v0 = spec.v0
+        if spec.cell == "1R":
+            return g * v0 * np.sinh(v_cell / v0), g * np.cosh(v_cell / v0)
+        # 1T1R: device voltage vd with vd + r_access * I(vd) = v_cell (monotone; Newton)
+        r = spec.r_access
+        vd = v_cell / (1.0 + r * g)
+        for _ in range(100):
+            i_d, gd = g * v0 * np.sinh(vd / v0), g * np.cosh(vd / v0)
+            step = (vd + r * i_d - v_cell) / (1.0 + r * gd)
+            vd = vd - step
+            if np.all(np.abs(step) <= 1e-15 + 1e-13 * np.abs(v_cell)):
+                break
+        i_d, gd = g * v0 * np.sinh(vd / v0), g * np.cosh(vd / v0)
+        return i_d, gd / (1.0 + r * gd)
+
+    def matrix(self, g_cell: np.ndarray) -> sp.csr_matrix:
+        return self.K_wires + self._stamp(self.lr.ravel(), self.lc.ravel(), np.ravel(g_cell))
+
+    @property
+    def fixed(self) -> np.ndarray:
+        """Indices of nodes with imposed voltages: drivers, and ideal virtual grounds."""
+        return self.drive if self.spec.sense == "tia" else np.concatenate([self.drive, self.sense])
+
+    # -- solutions ----------------------------------------------------------------------
+    def node_voltages(self, v_in: np.ndarray, tol_v: float = 1e-13, max_iter: int = 50) -> np.ndarray:
+        """Node voltages (V), shape (n, B), for driver voltages ``v_in`` of shape (B, M)."""
+        v_in = np.atleast_2d(v_in)
+        fixed = self.fixed
+        free = np.setdiff1d(np.arange(self.n), fixed)
+        vf = np.zeros((fixed.size, v_in.shape[0]))
+        vf[: self.shape[0]] = v_in.T
+        if self._linear_factor is None:  # one factorisation per conductance state
+            _, g_lin = self.cell_current(np.zeros(self.shape))
+            K = self.matrix(g_lin)
+            self._linear_factor = (linalg.factorize(K[free][:, free]), K[free][:, fixed])
+        factor, Kfx = self._linear_factor
+        v = np.zeros((self.n, v_in.shape[0]))
+        v[fixed] = vf
+        v[free] = factor.solve(-(Kfx @ vf)).reshape(free.size, v_in.shape[0])
+        if self.spec.linear:
+            return v
+        for k in range(v.shape[1]):  # Newton, one input vector at a time
+            v[:, k] = self._newton(v[:, k], free, tol_v, max_iter)
+        return v
+
+    def _newton(self, v, free, tol_v, max_iter):
+        scale = max(np.abs(v).max(), 1e-3)
+        for _ in range(max_iter):
+            i_cell, g_cell = self.cell_current(v[self.lr] - v[self.lc])
+            resid = self.K_wires @ v + self._cell_injection(i_cell)
+            J = self.matrix(g_cell)
+            dv = linalg.factorize(J[free][:, free]).solve(-resid[free])
+            v[free] += dv
+            if np.max(np.abs(dv)) <= tol_v * scale:
+                return v
+        raise CircuitError(f"fast solver: Newton did not converge in {max_iter} iterations "
+                           "(device non-linearity v0 too small for these read voltages?)")
+
+    def _cell_injection(self, i_cell):
+        """Current (A) leaving each node through the cells; ``i_cell`` (M, N) or (B, M, N)."""
+        i = np.asarray(i_cell)
+        flat = i.reshape(-1, self.shape[0] * self.shape[1]).T
+        out = self.inc @ flat
+        return out[:, 0] if i.ndim == 2 else out
+
+    def _port_currents(self, v: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+        """Current (A) flowing from ``nodes`` into the circuit, shape (B, len(nodes))."""
+        i_cell, _ = self.cell_current(np.moveaxis(v[self.lr] - v[self.lc], -1, 0))
+        return (self.K_wires[nodes] @ v + self._cell_injection(i_cell)[nodes]).T
+
+    def sense_currents(self, v: np.ndarray) -> np.ndarray:
+        """Currents (A) into the sense virtual grounds, shape (B, N), from node voltages (n, B)."""
+        if self.spec.sense == "tia":
+            return (self.spec.tia_input_conductance * v[self.sense]).T
+        return -self._port_currents(v, self.sense)
+
+    def drive_currents(self, v: np.ndarray) -> np.ndarray:
+        """Currents (A) delivered by the driver sources, shape (B, M)."""
+        return self._port_currents(v, self.drive)
+
+    def power(self, v: np.ndarray) -> dict[str, np.ndarray]:
+        """Power (W) per input column: delivered by drivers, dissipated in cells, wires
+        (incl. driver/sense resistances) and the TIA inputs."""
+        v_in = v[self.drive].T
+        delivered = np.sum(v_in * self.drive_currents(v), axis=1)
+        vc = np.moveaxis(v[self.lr] - v[self.lc], -1, 0)
+        i_cell, _ = self.cell_current(vc)
+        a, b, g = self._wire_edges
+        wires = np.sum(g[:, None] * (v[a] - v[b]) ** 2, axis=0)
+        tia = (self.spec.tia_input_conductance * np.sum(v[self.sense] ** 2, axis=0)
+               if self.spec.sense == "tia" else np.zeros(v.shape[1]))
+        return {"delivered": delivered, "cells": np.sum(i_cell * vc, axis=(1, 2)), "wires": wires, "sense": tia}
+
+    def transfer_matrix(self) -> np.ndarray:
+        """Exact W with ``I_sense = V_drive @ W`` (linear devices), from the Schur complement."""
+        if not self.spec.linear:
+            raise CircuitError("transfer matrices need linear devices (v0=None): with a non-linear "
+                               "read I-V use solve() per input vector")
+        _, g_lin = self.cell_current(np.zeros(self.shape))
+        S = linalg.schur_complement(self.matrix(g_lin), self.n_int)
+        M = self.shape[0]
+        S_ds, S_ss = S[:M, M:], S[M:, M:]
+        if self.spec.sense == "ideal":
+            return -S_ds
+        return -np.linalg.solve(S_ss, S_ds.T).T * self.spec.tia_input_conductance

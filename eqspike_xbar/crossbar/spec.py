@@ -1,0 +1,88 @@
+"""The crossbar read circuit, in one dataclass shared by the netlist generator and the fast solver.
+
+Topology (M rows = word lines, N columns = bit lines; node names as in the netlists):
+
+- crosspoint (i, j): row node ``r<i>_<j>``, column node ``c<i>_<j>``, the cell between them
+  (1R: the device; 1T1R: the device in series with the access transistor's on-resistance,
+  internal node ``m<i>_<j>``).
+- word line i: segments of ``r_wordline`` between ``r<i>_<j>`` and ``r<i>_<j+1>``; its
+  peripheral sits at the left end (j = 0), node ``rp<i>``, through a termination resistance.
+- bit line j: segments of ``r_bitline`` between ``c<i>_<j>`` and ``c<i+1>_<j>``; its
+  peripheral sits at the bottom end (i = M-1), node ``cp<j>``.
+- a *driven* line's peripheral is an ideal voltage source ``V<peripheral>`` behind the
+  driver resistance; a *sensed* line's peripheral is a virtual ground behind the sense
+  resistance: either ideal (a 0 V source whose current is the output) or a transimpedance
+  amplifier (op-amp of finite gain A with feedback Rf, input conductance (1+A)/Rf).
+- forward read: rows driven, columns sensed, ``I_col = V_row @ W_f``;
+  backward read: columns driven, rows sensed, ``I_row = W_b @ V_col`` (same devices).
+  Ideal wires and sense give ``W_f = W_b = G`` (the conductance matrix, S).
+- ``termination='role'``: driver and sense resistances belong to the peripheral circuits
+  and swap sides with the direction; ``'line'``: word lines always end in ``r_driver`` and
+  bit lines in ``r_sense``, so the circuit is reciprocal and ``W_b = W_f`` (with ideal sense).
+- device read I-V: linear (``v0=None``), or ``I = G * v0 * sinh(V / v0)`` (small-signal
+  conductance G, super-linear above ``v0`` volts).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..errors import CircuitError
+from ..validation import check_positive_number
+
+DIRECTIONS = ("forward", "backward")
+
+
+@dataclass(frozen=True)
+class CrossbarSpec:
+    """Crossbar read-circuit parameters (resistances in ohm, voltages in V)."""
+
+    r_wordline: float = 1.0  #: word-line (row) wire resistance per cell segment, ohm
+    r_bitline: float = 1.0  #: bit-line (column) wire resistance per cell segment, ohm
+    r_driver: float = 0.0  #: output resistance of a line driver, ohm (0: ideal source)
+    r_sense: float = 0.0  #: series resistance in front of the sense virtual ground, ohm
+    sense: Literal["ideal", "tia"] = "ideal"  #: virtual ground: ideal, or finite-gain TIA
+    tia_gain: float = 1e5  #: open-loop gain A of the TIA op-amp (dimensionless)
+    tia_rf: float = 1e4  #: TIA feedback resistance, ohm (output V = -Rf * I)
+    cell: Literal["1R", "1T1R"] = "1R"  #: cell type
+    r_access: float = 1e3  #: on-resistance of the 1T1R access transistor, ohm
+    v0: float | None = None  #: sinh read non-linearity voltage, V (None: linear device)
+    termination: Literal["role", "line"] = "role"  #: see module docstring
+
+    def __post_init__(self):
+        for name in ("r_wordline", "r_bitline", "r_driver", "r_sense"):
+            check_positive_number(name, getattr(self, name), allow_zero=True, error=CircuitError)
+        check_positive_number("tia_gain", self.tia_gain, error=CircuitError)
+        check_positive_number("tia_rf", self.tia_rf, error=CircuitError)
+        check_positive_number("r_access", self.r_access, error=CircuitError)
+        if self.v0 is not None:
+            check_positive_number("v0", self.v0, error=CircuitError)
+        _choice("sense", self.sense, ("ideal", "tia"))
+        _choice("cell", self.cell, ("1R", "1T1R"))
+        _choice("termination", self.termination, ("role", "line"))
+
+    @property
+    def linear(self) -> bool:
+        return self.v0 is None
+
+    def terminations(self, direction: str) -> tuple[float, float]:
+        """(word-line, bit-line) termination resistances in ohm for ``direction``."""
+        check_direction(direction)
+        if self.termination == "line" or direction == "forward":
+            return self.r_driver, self.r_sense
+        return self.r_sense, self.r_driver
+
+    @property
+    def tia_input_conductance(self) -> float:
+        """Input conductance (1 + A) / Rf of the TIA virtual ground, S."""
+        return (1.0 + self.tia_gain) / self.tia_rf
+
+
+def check_direction(direction: str) -> str:
+    return _choice("direction", direction, DIRECTIONS)
+
+
+def _choice(name, value, allowed):
+    if value not in allowed:
+        raise CircuitError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value

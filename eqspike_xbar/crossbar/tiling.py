@@ -1,0 +1,66 @@
+"""Tiling a layer larger than the maximum array size into crossbars whose partial outputs add.
+
+Each tile is its own circuit with its own (shorter) wires: tiling is a hardware choice
+(``max_rows`` x ``max_cols``, default 128 x 128), not a numerical shortcut. Tile (a, b)
+holds rows ``a*max_rows ...`` and columns ``b*max_cols ...``; forward, column block b sums
+the partial currents of the tiles (·, b); backward, row block a sums those of (a, ·).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import CircuitError
+from .netlist import check_conductances, check_inputs
+from .solver import FastCrossbar, read_currents
+from .spec import CrossbarSpec, check_direction
+
+MAX_ARRAY = (128, 128)
+
+
+def tile_slices(shape: tuple[int, int], max_rows: int = MAX_ARRAY[0], max_cols: int = MAX_ARRAY[1]):
+    """List of (row slice, column slice) covering an M x N layer with tiles ≤ max_rows x max_cols."""
+    if int(max_rows) < 1 or int(max_cols) < 1:
+        raise CircuitError(f"maximum array size must be >= 1 x 1, got {max_rows} x {max_cols}")
+    M, N = shape
+    return [(slice(r, min(r + max_rows, M)), slice(c, min(c + max_cols, N)))
+            for r in range(0, M, max_rows) for c in range(0, N, max_cols)]
+
+
+class TiledCrossbar:
+    """A layer of conductances ``g`` (M x N, S) on tiles of at most ``max_array`` cells."""
+
+    def __init__(self, g, spec: CrossbarSpec = CrossbarSpec(), max_array=MAX_ARRAY):
+        self.g = check_conductances(g)
+        self.spec = spec
+        self.slices = tile_slices(self.g.shape, *max_array)
+        self.tiles = [FastCrossbar(self.g[rs, cs], spec) for rs, cs in self.slices]
+
+    def read(self, v, direction: str = "forward", backend: str = "fast", **options) -> np.ndarray:
+        """Summed tile outputs (A), (B, N) forward / (B, M) backward; inputs (B, M | N) in V."""
+        check_direction(direction)
+        M, N = self.g.shape
+        v = check_inputs(v, M if direction == "forward" else N)
+        out = np.zeros((v.shape[0], N if direction == "forward" else M))
+        for (rs, cs), tile in zip(self.slices, self.tiles):
+            vin, dst = (rs, cs) if direction == "forward" else (cs, rs)
+            if backend == "fast":
+                out[:, dst] += tile.read(v[:, vin], direction)
+            else:
+                out[:, dst] += read_currents(tile.g, v[:, vin], self.spec, direction, backend, **options)
+        return out
+
+    def transfer_matrix(self, direction: str = "forward") -> np.ndarray:
+        """Block matrix (M, N) of the tiles' effective conductances (S)."""
+        w = np.zeros(self.g.shape)
+        for (rs, cs), tile in zip(self.slices, self.tiles):
+            w[rs, cs] = tile.transfer_matrix(direction)
+        return w
+
+
+def effective_weights(g_pos, g_neg, mapping, spec: CrossbarSpec = CrossbarSpec(),
+                      direction: str = "forward", max_array=MAX_ARRAY) -> np.ndarray:
+    """Weights the circuit actually applies: (W(G+) − W(G−)) / scale, tiled; forward
+    ``y = x @ W``, backward ``y = W @ x`` (x in units of the read voltage)."""
+    pos = TiledCrossbar(g_pos, spec, max_array).transfer_matrix(direction)
+    neg = TiledCrossbar(g_neg, spec, max_array).transfer_matrix(direction)
+    return (pos - neg) / mapping.scale

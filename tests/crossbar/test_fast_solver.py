@@ -1,0 +1,117 @@
+"""Fast nodal solver against analytic limits, Kirchhoff's laws and energy balance."""
+import numpy as np
+import pytest
+
+from eqspike_xbar.crossbar import CrossbarSpec, FastCrossbar, ideal_currents
+
+RTOL, ATOL = 1e-10, 1e-15  # relative, and A (currents are µA here)
+
+SPECS = {
+    "wires": CrossbarSpec(r_wordline=2.0, r_bitline=3.0, r_driver=50.0, r_sense=20.0),
+    "tia_1t1r": CrossbarSpec(r_wordline=5.0, r_bitline=5.0, sense="tia", cell="1T1R", r_access=2e3),
+    "sinh": CrossbarSpec(r_wordline=2.0, r_bitline=2.0, r_driver=10.0, v0=0.15),
+    "sinh_1t1r": CrossbarSpec(r_wordline=2.0, r_bitline=0.0, r_sense=5.0, v0=0.15, cell="1T1R"),
+}
+
+
+def random_case(rng, m, n):
+    return rng.uniform(1e-6, 1e-4, (m, n))
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_zero_wires_and_ideal_sense_give_the_ideal_matmul(direction):
+    rng = np.random.default_rng(1)
+    g = random_case(rng, 7, 5)
+    spec = CrossbarSpec(r_wordline=0.0, r_bitline=0.0, r_driver=0.0, r_sense=0.0)
+    v = rng.uniform(-0.3, 0.3, (4, 7 if direction == "forward" else 5))
+    xbar = FastCrossbar(g, spec)
+    np.testing.assert_allclose(xbar.read(v, direction), ideal_currents(g, v, direction), rtol=1e-13, atol=1e-18)
+    np.testing.assert_allclose(xbar.transfer_matrix(direction), g, rtol=1e-13, atol=1e-18)
+
+
+def test_single_cell_is_a_series_circuit():
+    spec = CrossbarSpec(r_wordline=7.0, r_bitline=9.0, r_driver=100.0, r_sense=50.0, cell="1T1R", r_access=1e3)
+    g = np.array([[1e-4]])
+    i = FastCrossbar(g, spec).read([0.3])
+    np.testing.assert_allclose(i, [[0.3 / (100.0 + 1e4 + 1e3 + 50.0)]], rtol=1e-13)
+
+
+def test_tia_virtual_ground_has_input_resistance_rf_over_1_plus_gain():
+    spec = CrossbarSpec(r_wordline=0.0, r_bitline=0.0, sense="tia", tia_gain=100.0, tia_rf=1e5)
+    i = FastCrossbar(np.array([[1e-4]]), spec).read([0.2])
+    np.testing.assert_allclose(i, [[0.2 / (1e4 + 1e5 / 101.0)]], rtol=1e-13)
+
+
+def test_wire_resistance_lowers_every_output_current():
+    rng = np.random.default_rng(2)
+    g = random_case(rng, 16, 16)
+    v = rng.uniform(0.05, 0.2, (1, 16))
+    i = FastCrossbar(g, SPECS["wires"]).read(v)
+    assert np.all(i < ideal_currents(g, v)) and np.all(i > 0)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_kirchhoff_current_in_equals_out_and_power_balances(name, direction):
+    rng = np.random.default_rng(3)
+    spec = SPECS[name]
+    g = random_case(rng, 6, 9)
+    xbar = FastCrossbar(g, spec)
+    model = xbar.model(direction)
+    v = rng.uniform(0.0, 0.4, (3, model.shape[0]))
+    nodes = model.node_voltages(v)
+    i_in, i_out = model.drive_currents(nodes), model.sense_currents(nodes)
+    np.testing.assert_allclose(i_in.sum(axis=1), i_out.sum(axis=1), rtol=RTOL, atol=ATOL)
+    p = model.power(nodes)
+    np.testing.assert_allclose(p["delivered"], p["cells"] + p["wires"] + p["sense"], rtol=1e-9, atol=1e-16)
+    assert np.all(p["wires"] > 0) and np.all(p["cells"] > 0)
+
+
+@pytest.mark.parametrize("name", ["wires", "tia_1t1r"])
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_transfer_matrix_reproduces_direct_solves(name, direction):
+    rng = np.random.default_rng(4)
+    g = random_case(rng, 8, 5)
+    xbar = FastCrossbar(g, SPECS[name])
+    v = rng.uniform(-0.2, 0.2, (3, 8 if direction == "forward" else 5))
+    direct = xbar.read(v, direction)
+    w = xbar.transfer_matrix(direction)
+    via_w = v @ w if direction == "forward" else v @ w.T
+    np.testing.assert_allclose(via_w, direct, rtol=RTOL, atol=ATOL)
+
+
+def test_reciprocity_each_line_keeping_its_termination():
+    rng = np.random.default_rng(5)
+    g = random_case(rng, 9, 6)
+    spec = CrossbarSpec(r_wordline=3.0, r_bitline=2.0, r_driver=40.0, r_sense=10.0, termination="line")
+    xbar = FastCrossbar(g, spec)
+    assert xbar.reciprocal
+    w_b_solved = np.flip(xbar.model("backward").transfer_matrix()).T  # not the shortcut
+    np.testing.assert_allclose(w_b_solved, xbar.transfer_matrix("forward"), rtol=1e-10, atol=1e-16)
+
+
+def test_terminations_that_swap_with_direction_break_symmetry():
+    rng = np.random.default_rng(5)
+    g = random_case(rng, 9, 6)
+    xbar = FastCrossbar(g, CrossbarSpec(r_wordline=3.0, r_bitline=2.0, r_driver=400.0, r_sense=0.0))
+    assert not xbar.reciprocal
+    w_f, w_b = xbar.transfer_matrix("forward"), xbar.transfer_matrix("backward")
+    assert np.linalg.norm(w_f - w_b) / np.linalg.norm(w_f) > 1e-3
+
+
+def test_large_batches_use_the_transfer_matrix_and_agree_with_single_reads():
+    rng = np.random.default_rng(6)
+    g = random_case(rng, 10, 10)
+    v = rng.uniform(0, 0.2, (20, 10))
+    batched = FastCrossbar(g, SPECS["wires"]).read(v)
+    single = np.vstack([FastCrossbar(g, SPECS["wires"]).read(row) for row in v[:3]])
+    np.testing.assert_allclose(batched[:3], single, rtol=RTOL, atol=ATOL)
+
+
+def test_sinh_device_is_linear_for_small_and_superlinear_for_large_voltages():
+    g = np.full((3, 3), 5e-5)
+    lin, nl = CrossbarSpec(r_wordline=1.0, r_bitline=1.0), CrossbarSpec(r_wordline=1.0, r_bitline=1.0, v0=0.2)
+    small = np.full((1, 3), 1e-4)
+    np.testing.assert_allclose(FastCrossbar(g, nl).read(small), FastCrossbar(g, lin).read(small), rtol=1e-6)
+    big = np.full((1, 3), 0.5)
+    assert np.all(FastCrossbar(g, nl).read(big) > 2 * FastCrossbar(g, lin).read(big))
