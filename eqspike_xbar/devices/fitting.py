@@ -152,6 +152,11 @@ def fit_device(ramps: list[Ramp], device: str = "0") -> DeviceFit:
             best = res
     theta = best.x
     ymin, ymax, b, p, u = unpack(theta)
+    c2c, read = _split_noise([_onestep(yy, u[idx == i], ymin, ymax, b[idx == i][0], p[idx == i][0], r.direction)
+                              for i, (yy, r) in enumerate(zip(ys, ramps))])
+    if c2c > read:  # random-walk noise: the Markov (one-step-ahead) fit is the unbiased one
+        theta[:6] = _fit_onestep(ys, ramps, theta[:6], lower[:6], upper[:6], noise)
+        ymin, ymax, b, p, u = unpack(theta)
     fit = ymin + (ymax - ymin) * shape(u, b)
     gmin, gmax = lo + scale * ymin, lo + scale * ymax
     if gmin < 0:
@@ -166,6 +171,24 @@ def fit_device(ramps: list[Ramp], device: str = "0") -> DeviceFit:
     c2c, read = _split_noise([f.onestep for f in rfits])
     return DeviceFit(device, float(gmin), float(gmax), float(theta[2]), float(theta[3]), float(np.exp(theta[4])),
                      float(np.exp(theta[5])), c2c / (gmax - gmin), read, rfits)
+
+
+def _fit_onestep(ys, ramps, theta6, lower, upper, noise) -> np.ndarray:
+    """Refit the shared parameters by predicting every point from the previous one."""
+    prev = np.concatenate([yy[:-1] for yy in ys])
+    nxt = np.concatenate([yy[1:] for yy in ys])
+    d = np.concatenate([np.full(yy.size - 1, r.direction) for yy, r in zip(ys, ramps)])
+    up = d > 0
+
+    def resid(t):
+        ymin, ymax, b1, b2, lp1, lp2 = t
+        b = np.where(up, b1, b2)
+        f = np.clip((prev - ymin) / (ymax - ymin), 0.0, 1.0)
+        u = np.clip(inverse_shape(f, b) + d / np.where(up, np.exp(lp1), np.exp(lp2)), 0.0, 1.0)
+        return ymin + (ymax - ymin) * shape(u, b) - nxt
+
+    res = least_squares(resid, theta6, bounds=(lower, upper), loss="soft_l1", f_scale=noise, x_scale="jac")
+    return res.x
 
 
 def _ends(y: np.ndarray) -> tuple[float, float]:

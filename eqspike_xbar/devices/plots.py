@@ -1,0 +1,92 @@
+"""Figures: a device's LTP/LTD curves with their variability band; fit quality and residuals."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..io import save_figure
+from .fitting import FitResult
+from .model import DeviceArray
+from .params import DeviceParams, Effects
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def sweep(params: DeviceParams, n_devices: int = 1, seed=0, effects: Effects | None = None,
+          cycles: int = 1) -> np.ndarray:
+    """Conductance (S) of ``n_devices`` over full LTP then LTD sweeps: shape (pulses + 1, n)."""
+    arr = DeviceArray(params, (n_devices,), seed=seed, effects=effects or Effects(read_noise=False))
+    out = [arr.conductance()]
+    n_up = int(params.conductance.levels * 1.1)
+    n_down = int(params.conductance.pulses_ltd * 1.1)
+    for _ in range(cycles):
+        for d, n in ((1, n_up), (-1, n_down)):
+            step = np.full(n_devices, d)
+            for _ in range(n):
+                arr.apply_pulses(step)
+                out.append(arr.conductance())
+    return np.array(out)
+
+
+def plot_device(params: DeviceParams, path, n_devices: int = 200, seed: int = 0):
+    """LTP then LTD sweep: nominal curve, mean and 5–95 % band of ``n_devices`` devices."""
+    plt = _plt()
+    nominal = sweep(params, 1, seed, Effects(c2c=False, d2d=False, stuck=False, read_noise=False))[:, 0]
+    population = sweep(params, n_devices, seed, Effects(stuck=False, read_noise=False))
+    x = np.arange(nominal.size)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    lo, hi = np.percentile(population, [5, 95], axis=1)
+    ax.fill_between(x, lo * 1e6, hi * 1e6, alpha=0.3, label=f"5–95 % of {n_devices} devices (C2C + D2D)")
+    ax.plot(x, population.mean(axis=1) * 1e6, lw=1, label="population mean")
+    ax.plot(x, nominal * 1e6, "k", lw=1.5, label="nominal device")
+    ax.axvline(params.conductance.levels * 1.1, color="grey", ls=":", lw=1)
+    ax.set_xlabel("pulse number (LTP, then LTD)")
+    ax.set_ylabel("conductance (µS)")
+    nl = params.nonlinearity
+    ax.set_title(f"{params.name}: NL {nl.ltp:g}/{nl.ltd:g}, levels {params.conductance.levels}/"
+                 f"{params.conductance.pulses_ltd}, C2C σ {params.noise.c2c_sigma:g}")
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def plot_fit(result: FitResult, fit_path, residual_path):
+    """Fit quality (data and model against pulse position) and residual figures."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, d, title in ((axes[0], 1, "potentiation (LTP)"), (axes[1], -1, "depression (LTD)")):
+        for dev in result.devices:
+            for f in dev.ramps:
+                if f.ramp.direction != d:
+                    continue
+                ax.plot(f.position, f.ramp.g * 1e6, ".", ms=1.5, alpha=0.4, color="C0")
+                ax.plot(f.position, f.g_fit * 1e6, "-", lw=0.8, color="C3")
+        ax.set_title(f"{title}: data (dots), fit (lines)")
+        ax.set_xlabel("pulse position on the fitted curve")
+        ax.set_ylabel("conductance (µS)")
+    save_figure(fig, fit_path)
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    rng_S = np.median([dev.range_S for dev in result.devices])
+    all_r = []
+    for dev in result.devices:
+        for f in dev.ramps:
+            r = f.residual / rng_S * 100
+            all_r.append(r)
+            axes[0].plot(np.arange(r.size), r, ".", ms=1, alpha=0.3, color="C0" if f.ramp.direction > 0 else "C1")
+            axes[2].plot(f.ramp.cycle, r.mean(), "o" if f.ramp.direction > 0 else "s", ms=3,
+                         color="C0" if f.ramp.direction > 0 else "C1")
+    axes[0].set_xlabel("pulse index within ramp (blue LTP, orange LTD)")
+    axes[0].set_ylabel("residual (% of Gmax − Gmin)")
+    axes[1].hist(np.concatenate(all_r), bins=60)
+    axes[1].set_xlabel("residual (% of range)")
+    axes[1].set_title("residual histogram")
+    axes[2].set_xlabel("cycle")
+    axes[2].set_ylabel("mean residual of ramp (% of range)")
+    axes[2].set_title("cycle-to-cycle drift")
+    return save_figure(fig, residual_path)
