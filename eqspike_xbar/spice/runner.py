@@ -121,7 +121,10 @@ class _Library:
                 return 0
 
             @staticmethod
-            def _background_thread_running(is_running, ngspice_id, user_data):
+            def _background_thread_running(not_running, ngspice_id, user_data):
+                # ngspice calls this with True when its background thread has ended
+                self = ffi.from_handle(user_data)
+                (self.bg_done.set if not_running else self.bg_done.clear)()
                 return 0
 
             def _get_version(self):  # parsed from our own line log in _create
@@ -139,6 +142,7 @@ class _Library:
             pyspice_log.setLevel(old)
         shared.ffi = ffi
         shared.lines = []
+        shared.bg_done = threading.Event()
         _command(shared, "version -f")
         banner = " ".join(text for _, text in shared.lines)
         match = re.search(r"ngspice-(\d+)", banner)
@@ -282,11 +286,11 @@ class NgspiceRunner:
     def _background_run(self, timeout: float) -> None:
         shared = self._shared
         lib = shared._ngspice_shared
+        shared.bg_done.clear()
         _command(shared, "bg_run")
         deadline = time.perf_counter() + timeout
         delay = 1e-4
-        time.sleep(delay)
-        while lib.ngSpice_running():
+        while not shared.bg_done.is_set() or lib.ngSpice_running():
             if time.perf_counter() > deadline:
                 _command(shared, "bg_halt")
                 grace = time.perf_counter() + 10.0
