@@ -290,7 +290,10 @@ class NgspiceRunner:
         _command(shared, "bg_run")
         deadline = time.perf_counter() + timeout
         delay = 1e-4
+        started = time.perf_counter()
         while not shared.bg_done.is_set() or lib.ngSpice_running():
+            if not lib.ngSpice_running() and time.perf_counter() - started > 1.0:
+                break  # the thread never started (nothing to run); errors are in the log
             if time.perf_counter() > deadline:
                 _command(shared, "bg_halt")
                 grace = time.perf_counter() + 10.0
