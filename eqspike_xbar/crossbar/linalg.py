@@ -1,5 +1,6 @@
 """Sparse SPD factorisation and Schur complements: MKL PARDISO (``pypardiso``'s library) when
-importable, else SciPy's SuperLU. One MKL thread (the machine has 2 cores and several jobs).
+importable, else SciPy's SuperLU. One MKL thread (the machine has 2 cores and several jobs). ``EQSPIKE_XBAR_LINALG=superlu``
+forces SuperLU.
 
 ``factorize(A) -> Factor`` with ``.solve(B)`` for one or many right-hand sides;
 ``schur_complement(K, n_int) -> S``: the dense Schur complement of the trailing
@@ -10,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import logging
+import os
 from collections import OrderedDict
 
 import numpy as np
@@ -23,6 +25,8 @@ _MKL = None  # (pardiso function, pt dtype) once loaded; False if unavailable
 
 def _mkl():
     global _MKL
+    if _MKL is None and os.environ.get("EQSPIKE_XBAR_LINALG", "").lower() == "superlu":
+        _MKL = False
     if _MKL is None:
         try:
             from pypardiso import PyPardisoSolver

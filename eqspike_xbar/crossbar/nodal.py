@@ -73,8 +73,10 @@ class NodalModel:
             lr = np.where(lr == lr[:, :1], drive[:, None], lr)
         if p.r_sense == 0:
             lc = np.where(lc == lc[-1:, :], sense[None, :], lc)
-        used = np.unique(np.concatenate([lr.ravel(), lc.ravel()]))
-        internal = used[used < 2 * M * N]
+        used = np.zeros(2 * M * N + M + N, dtype=bool)
+        used[lr.ravel()] = True
+        used[lc.ravel()] = True
+        internal = np.flatnonzero(used[: 2 * M * N])
         self.n_int = internal.size
         remap = np.full(2 * M * N + M + N, -1)
         remap[internal] = np.arange(self.n_int)
