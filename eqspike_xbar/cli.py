@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "eqspike_xbar.experiments.train",
     "eqspike_xbar.experiments.stdp",
     "eqspike_xbar.crossbar.cli",
+    "eqspike_xbar.devices.cli",
 ]
 
 
