@@ -35,7 +35,7 @@ def test_netlist_for_a_conductance_file(tmp_path, capsys):
     run(["crossbar", "netlist", "--conductances", str(tmp_path / "g.csv"), "--out", str(out),
          "--inputs", "0.1", "0.2", "0.3"])
     text = out.read_text()
-    assert "X2_1 r2_1 c2_1 xbar_1r r=16666.666666666668" in text and "VINr2 rp2 0 0.3" in text
+    assert "R2_1 r2_1 c2_1 16666.666666666668" in text and "VINr2 rp2 0 0.3" in text
 
 
 def test_bad_conductance_file_is_one_clear_error(tmp_path):
