@@ -6,7 +6,9 @@ free start absorbs what real data does between ramps — a drop between LTP and 
 cycles, slow drift of the starting level — without biasing the curve shape. Noise is then
 split from the one-step-ahead residuals (each point predicted from the one before):
 cycle-to-cycle noise is a random walk (uncorrelated one-step residuals), read noise makes
-consecutive residuals anti-correlated (lag-1 covariance −σ_read²).
+consecutive residuals anti-correlated (lag-1 covariance −σ_read²). When the random-walk
+noise per pulse exceeds 0.3 of a deterministic step, the shared parameters are refitted by
+one-step-ahead prediction (the multi-step fit of a random walk is biased), then the starts.
 """
 from __future__ import annotations
 
@@ -154,8 +156,15 @@ def fit_device(ramps: list[Ramp], device: str = "0") -> DeviceFit:
     ymin, ymax, b, p, u = unpack(theta)
     c2c, read = _split_noise([_onestep(yy, u[idx == i], ymin, ymax, b[idx == i][0], p[idx == i][0], r.direction)
                               for i, (yy, r) in enumerate(zip(ys, ramps))])
-    if c2c > read:  # random-walk noise: the Markov (one-step-ahead) fit is the unbiased one
+    step = 1.0 / min(np.exp(theta[4]), np.exp(theta[5]))  # deterministic step per pulse (of the range)
+    if c2c > read and c2c / (ymax - ymin) > 0.3 * step:
+        # random-walk noise comparable to a step: the multi-step fit is biased, the Markov
+        # (one-step-ahead) fit is not. Clean data keep the multi-step fit (systematic shape).
         theta[:6] = _fit_onestep(ys, ramps, theta[:6], lower[:6], upper[:6], noise)
+        shared = theta[:6].copy()  # then place each ramp's start on the refitted curves
+        res = least_squares(lambda t: model(np.r_[shared, t]) - y, theta[6:], bounds=(lower[6:], upper[6:]),
+                            jac_sparsity=sparsity[:, 6:], loss="soft_l1", f_scale=noise, x_scale="jac")
+        theta[6:] = res.x
         ymin, ymax, b, p, u = unpack(theta)
     fit = ymin + (ymax - ymin) * shape(u, b)
     gmin, gmax = lo + scale * ymin, lo + scale * ymax
