@@ -50,6 +50,8 @@ class DataConfig:
     """Training images held out for validation (-1: 180 for digits, 5000 for (Fashion-)MNIST)."""
     test_fraction: float = 0.2
     """digits only: fraction of the 1797 images used as test set."""
+    download: bool = True
+    """Download missing (Fashion-)MNIST files into the cache when a network is reachable."""
     train_limit: int = 0
     """Use only the first N training images (0: all) — for quick experiments and tests."""
 

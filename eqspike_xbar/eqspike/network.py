@@ -54,17 +54,18 @@ class EqSpikeNetwork:
         self.biases = [np.zeros(n, dtype=self.dtype) for n in self.sizes[1:]]
 
     # ------------------------------------------------------------------ dynamics
-    def _step(self, h, acc, x, acc_in, reps, beta_col, y, rng):
+    def _step(self, h, acc, x, acc_in, reps, beta_col, y, rng, in_drive=None):
         """One synchronous step. ``x`` has B rows, the states reps*B rows (input drive tiled).
+        ``in_drive``: the input layer's drive when it is constant (rate neurons: clamped rho(x)).
 
         Returns (input spikes, spikes of layers 1..L, new states of layers 1..L)."""
         enc, syn = self.encoder, self.synapses
-        s_in = enc.step(x, acc_in, rng)
+        s_in = x if in_drive is not None else enc.step(x, acc_in, rng)
         spikes = [enc.step(h[l], None if acc is None else acc[l], rng) for l in range(self.L)]
         new_h = []
         for l in range(self.L):
             if l == 0:
-                drive = syn[0].forward(s_in)
+                drive = in_drive.copy() if in_drive is not None else syn[0].forward(s_in)
                 if reps > 1:
                     drive = np.tile(drive, (reps, 1))
             else:
@@ -85,6 +86,10 @@ class EqSpikeNetwork:
         acc = [enc.init((B, n), rng, self.dtype) for n in self.sizes[1:]]
         return FreeState(h, None if acc[0] is None else acc, acc_in)
 
+    def _constant_input_drive(self, x):
+        """Rate neurons send rho(x) = x from the clamped input at every step: read it once."""
+        return self.synapses[0].forward(x) if self.encoder.sends_state else None
+
     def free_phase(self, x, rng, steps: int | None = None, trace: list | None = None):
         """Relax from h = 0 for T steps. Returns (saved free state, prediction readout (B, n_out))."""
         x = np.asarray(x, dtype=self.dtype)
@@ -92,8 +97,9 @@ class EqSpikeNetwork:
         T = steps or self.net.free_steps
         R = min(self.net.readout_steps, T)
         h, out = st.h, np.zeros((len(x), self.sizes[-1]), dtype=self.dtype)
+        in_drive = self._constant_input_drive(x)
         for t in range(T):
-            _, _, h = self._step(h, st.acc, x, st.acc_in, 1, None, None, rng)
+            _, _, h = self._step(h, st.acc, x, st.acc_in, 1, None, None, rng, in_drive)
             if t >= T - R:
                 out += h[-1]
             if trace is not None:
@@ -108,6 +114,15 @@ class EqSpikeNetwork:
             _, out = self.free_phase(x[i : i + batch_size], rng)
             preds.append(out.argmax(1))
         return np.concatenate(preds) if preds else np.zeros(0, dtype=int)
+
+    def energy(self, x, h) -> np.ndarray:
+        """Hopfield-like energy of each example (rate EP, rho(s) = s in [0, 1]):
+        E = 1/2 sum_l |s_l|^2 - sum_k rho_kᵀ W_k rho_{k+1} - sum_l b_lᵀ rho_l (input clamped)."""
+        states = [np.asarray(x, dtype=self.dtype)] + list(h)
+        e = sum(0.5 * (s**2).sum(1) for s in h)
+        for k, syn in enumerate(self.synapses):
+            e = e - (syn.forward(states[k]) * states[k + 1]).sum(1) - states[k + 1] @ self.biases[k]
+        return e
 
     # ------------------------------------------------------------------ learning
     def train_batch(self, x, y, rng):
@@ -142,8 +157,9 @@ class EqSpikeNetwork:
         events = [([], []) for _ in range(L)]
         bias_sums = [np.zeros(n, dtype=self.dtype) for n in self.sizes[1:]]
 
+        in_drive = self._constant_input_drive(x_in)
         for _ in range(self.net.nudged_steps):
-            s_in, spikes, h_new = self._step(h, acc, x_in, acc_in, reps, beta_col, y, rng)
+            s_in, spikes, h_new = self._step(h, acc, x_in, acc_in, reps, beta_col, y, rng, in_drive)
             if not contrastive:
                 step_events = self._two_factor_events(s_in, spikes, h, h_new, sigma, reps, P, B)
                 if continual:

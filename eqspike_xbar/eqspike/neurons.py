@@ -15,6 +15,7 @@ import numpy as np
 
 class SigmaDelta:
     deterministic = True
+    sends_state = False
 
     def init(self, shape, rng: np.random.Generator, dtype) -> np.ndarray:
         return rng.random(shape, dtype=dtype)
@@ -28,6 +29,7 @@ class SigmaDelta:
 
 class Stochastic:
     deterministic = False
+    sends_state = False
 
     def init(self, shape, rng, dtype):
         return None
@@ -38,6 +40,7 @@ class Stochastic:
 
 class Rate:
     deterministic = True
+    sends_state = True  # what a neuron sends is its rho(state) itself
 
     def init(self, shape, rng, dtype):
         return None

@@ -2,8 +2,9 @@
 
 Protocol (a pairing experiment, as in a lab): a pre neuron i and a post neuron j, coupled by
 a weight w (default 0, so no spike causes the other neuron's state change), each receive one
-rectangular input pulse (``amplitude`` for ``width`` steps; amplitude x width in [1, 2) makes
-the sigma-delta encoder fire exactly one spike). The onset of the post neuron's pulse is
+rectangular input pulse (``amplitude`` for ``width`` steps) from rest (h = 0, sigma-delta
+accumulator at ``phase``); phase + amplitude x width in [1, 2) makes the encoder fire exactly
+one spike, during the rise of the state when the pulse is strong enough. The onset of the post neuron's pulse is
 shifted against the pre neuron's. Both neurons run the network's own neuron code
 (``leaky_step``, the configured encoder) and the synapse change is the network's own
 two-factor rule with the configured post factor:
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def measure_stdp(cfg, window: int = 15, width: int = 4, amplitude: float = 0.3, weight: float = 0.0,
-                 dt_s: float = 1e-6, seed: int = 0) -> xr.Dataset:
+                 dt_s: float = 1e-6, phase: float = 0.5, seed: int = 0) -> xr.Dataset:
     """Run the pairing protocol for onset offsets -window..window; return the curve."""
     if cfg.network.neuron != "spiking":
         raise ConfigError("the STDP curve needs spiking neurons (network.neuron = 'spiking')")
@@ -55,7 +56,7 @@ def measure_stdp(cfg, window: int = 15, width: int = 4, amplitude: float = 0.3, 
     drive_post = amplitude * ((t >= on_post) & (t < on_post + width))
 
     h = np.zeros((2, B))  # states of (pre, post)
-    acc = np.zeros((2, B)) if enc.init((2, B), rng, np.float64) is not None else None
+    acc = np.full((2, B), phase) if enc.init((2, B), rng, np.float64) is not None else None
     spikes = np.zeros((T, 2, B))
     dw_a = np.zeros(B)  # pre spike x post change
     dw_b = np.zeros(B)  # post spike x pre change
@@ -94,7 +95,7 @@ def measure_stdp(cfg, window: int = 15, width: int = 4, amplitude: float = 0.3, 
         protocol="one rectangular input pulse per neuron, post onset shifted against pre",
         eps=eps, encoder=cfg.network.encoder, post_factor=lc.post_factor,
         ternary_threshold=lc.ternary_threshold, ternary_scale=lc.ternary_scale,
-        pulse_amplitude=amplitude, pulse_width_steps=width, coupling_weight=weight, dt_s=dt_s,
+        pulse_amplitude=amplitude, pulse_width_steps=width, accumulator_phase=phase, coupling_weight=weight, dt_s=dt_s,
         pairings=B, pairings_dropped=int(B - len(keep)),
     )
     return ds
@@ -128,6 +129,7 @@ def register(sub) -> None:
     p.add_argument("--window", type=int, default=15, help="largest onset offset, steps (default 15)")
     p.add_argument("--width", type=int, default=4, help="input pulse width, steps (default 4)")
     p.add_argument("--amplitude", type=float, default=0.3, help="input pulse amplitude (default 0.3)")
+    p.add_argument("--phase", type=float, default=0.5, help="initial sigma-delta accumulator in [0, 1) (default 0.5)")
     p.add_argument("--weight", type=float, default=0.0, help="coupling weight w between the two neurons")
     p.add_argument("--dt", type=float, default=1e-6, help="duration of one network step, s (default 1e-6)")
     p.add_argument("--runs-dir", default="runs")
@@ -136,7 +138,7 @@ def register(sub) -> None:
 
 def cmd_stdp(args) -> int:
     cfg = load_config(args.config, [parse_override(s) for s in args.set])
-    ds = measure_stdp(cfg, args.window, args.width, args.amplitude, args.weight, args.dt, cfg.run.seed)
+    ds = measure_stdp(cfg, args.window, args.width, args.amplitude, args.weight, args.dt, args.phase, cfg.run.seed)
     run_dir = new_run_dir(args.runs_dir, "stdp")
     io.write_text(run_dir / "config.toml", cfg.to_toml())
     io.write_netcdf(ds, run_dir / "stdp.nc")

@@ -47,6 +47,7 @@ def load_data(cfg: ExperimentConfig):
         data_dir=cfg.data.data_dir or None,
         validation_size=None if cfg.data.validation_size < 0 else cfg.data.validation_size,
         test_fraction=cfg.data.test_fraction,
+        download=cfg.data.download,
     )
     if cfg.data.train_limit > 0:
         ds.train.x, ds.train.y = ds.train.x[: cfg.data.train_limit], ds.train.y[: cfg.data.train_limit]

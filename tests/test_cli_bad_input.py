@@ -1,0 +1,75 @@
+"""Bad input: one clear line on stderr, exit status 2, nothing earlier lost."""
+import pytest
+
+from eqspike_xbar.cli import main
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    err = capsys.readouterr().err.strip().splitlines()
+    return code, err
+
+
+def test_unknown_config_key(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[learning]\nbetta = 0.5\n")
+    code, err = run(capsys, "train", "--config", str(cfg), "--runs-dir", str(tmp_path / "runs"))
+    assert code == 2 and len(err) == 1
+    assert "unknown key learning.betta" in err[0] and "beta" in err[0]
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_malformed_toml(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[learning\nbeta = \n")
+    code, err = run(capsys, "train", "--config", str(cfg))
+    assert code == 2 and len(err) == 1 and "not valid TOML" in err[0]
+
+
+def test_wrong_type_and_range(tmp_path, capsys):
+    code, err = run(capsys, "train", "--set", 'learning.beta="big"', "--runs-dir", str(tmp_path))
+    assert code == 2 and "learning.beta must be a number" in err[0]
+    code, err = run(capsys, "train", "--set", "network.eps=2", "--runs-dir", str(tmp_path))
+    assert code == 2 and "network.eps must be in (0, 1]" in err[0]
+
+
+def test_unknown_dataset(tmp_path, capsys):
+    code, err = run(capsys, "train", "--set", 'data.name="cifar"', "--runs-dir", str(tmp_path))
+    assert code == 2 and len(err) == 1 and "data.name" in err[0] and "mnist" in err[0]
+
+
+def test_missing_mnist_says_where_to_put_files(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("EQSPIKE_XBAR_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code, err = run(capsys, "train", "--config", "configs/mnist_eqspike.toml", "--data-dir", str(tmp_path / "empty"),
+                    "--set", "data.download=false", "--runs-dir", str(tmp_path / "runs"))
+    assert code == 2 and len(err) == 1
+    assert "mnist not found" in err[0] and "train-images-idx3-ubyte" in err[0] and "--data-dir" in err[0]
+
+
+def test_layers_must_fit_data(tmp_path, capsys):
+    code, err = run(capsys, "train", "--set", "network.layers=[784, 100, 10]", "--runs-dir", str(tmp_path))
+    assert code == 2 and "first size must be 64" in err[0]
+
+
+def test_unwritable_run_folder(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, err = run(capsys, "train", "--runs-dir", str(blocker / "runs"))
+    assert code == 2 and len(err) == 1 and "not writable" in err[0]
+    assert blocker.read_text() == "not a folder"
+
+
+def test_resume_of_non_run_folder(tmp_path, capsys):
+    code, err = run(capsys, "train", "--resume", str(tmp_path))
+    assert code == 2 and "not a run folder" in err[0]
+
+
+def test_bad_override_syntax(capsys):
+    code, err = run(capsys, "train", "--set", "learning.beta")
+    assert code == 2 and "section.key=value" in err[0]
+
+
+def test_contrastive_needs_rate_neurons(capsys, tmp_path):
+    code, err = run(capsys, "train", "--set", 'learning.rule="contrastive"', "--runs-dir", str(tmp_path))
+    assert code == 2 and "neuron = 'rate'" in err[0]
