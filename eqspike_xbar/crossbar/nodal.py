@@ -183,8 +183,9 @@ class NodalModel:
             resid = self.K_wires @ v + self._cell_injection(i_cell)
             J = self.matrix(g_cell)
             dv = linalg.factorize(J[free][:, free]).solve(-resid[free])
-            v[free] += dv
-            if np.max(np.abs(dv)) <= tol_v * scale:
+            step = np.max(np.abs(dv))
+            v[free] += dv * min(1.0, self.spec.v0 / step) if step > 0 else dv  # damped: ≤ v0 per step
+            if step <= tol_v * scale:
                 return v
         raise CircuitError(f"fast solver: Newton did not converge in {max_iter} iterations "
                            "(device non-linearity v0 too small for these read voltages?)")
