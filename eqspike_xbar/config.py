@@ -108,6 +108,10 @@ class LearningConfig:
     apply: Literal["minibatch", "continual"] = "minibatch"
     """'minibatch': apply the accumulated sums once per minibatch (stable);
     'continual': update at every nudged step (C-EP; unstable at useful rates)."""
+    pairing: Literal["same_step", "causal"] = "causal"
+    """Which state change a spike is paired with: 'same_step' — the change in the step the spike
+    is delivered (it contains the spike's own effect, eps*W, a term that grows W);
+    'causal' — the change that led to the state the spike was emitted from (before delivery)."""
     post_factor: Literal["analog", "ternary"] = "analog"
     """'ternary': the state change is replaced by ternary_scale * sign(dh) * [|dh| >= ternary_threshold],
     the +-1/0 programming event a device can apply."""

@@ -54,20 +54,17 @@ class EqSpikeNetwork:
         self.biases = [np.zeros(n, dtype=self.dtype) for n in self.sizes[1:]]
 
     # ------------------------------------------------------------------ dynamics
-    def _step(self, h, acc, x, acc_in, reps, beta_col, y, rng, in_drive=None):
-        """One synchronous step. ``x`` has B rows, the states reps*B rows (input drive tiled).
-        ``in_drive``: the input layer's drive when it is constant (rate neurons: clamped rho(x)).
+    def _step(self, h, acc, s_in, in_drive, reps, beta_col, y, rng):
+        """One synchronous step. ``in_drive`` is the input layer's drive of layer 1 for this step
+        (B rows; tiled when the states have reps*B rows); ``s_in`` what the input sent.
 
-        Returns (input spikes, spikes of layers 1..L, new states of layers 1..L)."""
+        Returns (spikes of layers 1..L, new states of layers 1..L)."""
         enc, syn = self.encoder, self.synapses
-        s_in = x if in_drive is not None else enc.step(x, acc_in, rng)
         spikes = [enc.step(h[l], None if acc is None else acc[l], rng) for l in range(self.L)]
         new_h = []
         for l in range(self.L):
             if l == 0:
-                drive = in_drive.copy() if in_drive is not None else syn[0].forward(s_in)
-                if reps > 1:
-                    drive = np.tile(drive, (reps, 1))
+                drive = np.tile(in_drive, (reps, 1)) if reps > 1 else in_drive.copy()
             else:
                 drive = syn[l].forward(spikes[l - 1])
             if l + 1 < self.L:
@@ -76,7 +73,22 @@ class EqSpikeNetwork:
             if l == self.L - 1 and beta_col is not None:
                 drive += beta_col * (y - h[l])
             new_h.append(leaky_step(h[l], drive, self.eps))
-        return s_in, spikes, new_h
+        return spikes, new_h
+
+    def _input_schedule(self, x, acc_in, steps: int, rng, weights_fixed: bool = True):
+        """What the clamped input layer sends at each of ``steps`` steps, and the drive it gives
+        layer 1: a list of (s_in, drive). The input spike trains do not depend on the network, so
+        while the weights stay fixed (updates once per minibatch) all steps are read at once."""
+        syn0 = self.synapses[0]
+        if self.encoder.sends_state:  # rate neurons: rho(x) = x at every step, read once
+            d = syn0.forward(x)
+            return [(x, d)] * steps
+        s = [self.encoder.step(x, acc_in, rng) for _ in range(steps)]
+        if not weights_fixed:
+            return [(st, None) for st in s]
+        spikes = np.stack(s)
+        drives = syn0.forward(spikes.reshape(-1, x.shape[1])).reshape(steps, len(x), -1)
+        return list(zip(spikes, drives))
 
     def _init_state(self, x, rng) -> FreeState:
         B = len(x)
@@ -86,10 +98,6 @@ class EqSpikeNetwork:
         acc = [enc.init((B, n), rng, self.dtype) for n in self.sizes[1:]]
         return FreeState(h, None if acc[0] is None else acc, acc_in)
 
-    def _constant_input_drive(self, x):
-        """Rate neurons send rho(x) = x from the clamped input at every step: read it once."""
-        return self.synapses[0].forward(x) if self.encoder.sends_state else None
-
     def free_phase(self, x, rng, steps: int | None = None, trace: list | None = None):
         """Relax from h = 0 for T steps. Returns (saved free state, prediction readout (B, n_out))."""
         x = np.asarray(x, dtype=self.dtype)
@@ -97,9 +105,8 @@ class EqSpikeNetwork:
         T = steps or self.net.free_steps
         R = min(self.net.readout_steps, T)
         h, out = st.h, np.zeros((len(x), self.sizes[-1]), dtype=self.dtype)
-        in_drive = self._constant_input_drive(x)
-        for t in range(T):
-            _, _, h = self._step(h, st.acc, x, st.acc_in, 1, None, None, rng, in_drive)
+        for t, (s_in, d_in) in enumerate(self._input_schedule(x, st.acc_in, T, rng)):
+            _, h = self._step(h, st.acc, s_in, d_in, 1, None, None, rng)
             if t >= T - R:
                 out += h[-1]
             if trace is not None:
@@ -157,19 +164,35 @@ class EqSpikeNetwork:
         events = [([], []) for _ in range(L)]
         bias_sums = [np.zeros(n, dtype=self.dtype) for n in self.sizes[1:]]
 
-        in_drive = self._constant_input_drive(x_in)
-        for _ in range(self.net.nudged_steps):
-            s_in, spikes, h_new = self._step(h, acc, x_in, acc_in, reps, beta_col, y, rng, in_drive)
+        causal = self.learn.pairing == "causal"
+        pending = None  # causal pairing: the state change waiting for the next spikes
+
+        def record(step_events):
+            if continual:
+                self._apply(step_events, scales)
+                return
+            for k, (rows, cols, db) in enumerate(step_events):
+                events[k][0].append(rows)
+                events[k][1].append(cols)
+                bias_sums[k] += db
+
+        K = self.net.nudged_steps
+        schedule = self._input_schedule(x_in, acc_in, K + 1, rng, weights_fixed=not continual)
+        for s_in, d_in in schedule[:K]:
+            if d_in is None:  # continual updates: read the input through the current weights
+                d_in = self.synapses[0].forward(s_in)
+            spikes, h_new = self._step(h, acc, s_in, d_in, reps, beta_col, y, rng)
             if not contrastive:
-                step_events = self._two_factor_events(s_in, spikes, h, h_new, sigma, reps, P, B)
-                if continual:
-                    self._apply(step_events, scales)
+                if not causal:
+                    record(self._two_factor_events(s_in, spikes, h, h_new, sigma, reps))
                 else:
-                    for k, (rows, cols, db) in enumerate(step_events):
-                        events[k][0].append(rows)
-                        events[k][1].append(cols)
-                        bias_sums[k] += db
+                    if pending is not None:
+                        record(self._two_factor_events(s_in, spikes, *pending, sigma, reps))
+                    pending = (h, h_new)
             h = h_new
+        if pending is not None:  # the spikes emitted from the final state carry the last change
+            spikes = [self.encoder.step(h[l], None if acc is None else acc[l], rng) for l in range(L)]
+            record(self._two_factor_events(schedule[K][0], spikes, *pending, sigma, reps))
 
         if contrastive:
             self._apply(self._contrastive_events(x, state, h, sigma, P), scales)
@@ -179,8 +202,9 @@ class EqSpikeNetwork:
             )
         return h
 
-    def _two_factor_events(self, s_in, spikes, h_old, h_new, sigma, reps, P, B):
-        """Per weight layer: (row events, column events, bias sum) of one nudged step."""
+    def _two_factor_events(self, s_in, spikes, h_old, h_new, sigma, reps):
+        """Per weight layer: (row events, column events, bias sum) pairing the given spikes with
+        the state change h_old -> h_new."""
         lc = self.learn
         q = [post_factor(hn - ho, lc.post_factor, lc.ternary_threshold, lc.ternary_scale) * sigma
              for hn, ho in zip(h_new, h_old)]

@@ -1,0 +1,94 @@
+#!/usr/bin/env python
+"""Benchmark: wall time of one MNIST training epoch (784-500-10) and peak memory.
+
+    .venv/bin/python bench/bench_epoch.py                 # EqSpike and rate EP, full epoch each
+    .venv/bin/python bench/bench_epoch.py --batches 500   # quicker: extrapolate from 500 minibatches
+
+Each configuration runs in its own process (so peak memory is its own), with one BLAS
+thread (--threads to change). Targets (issue 2): EqSpike <= 60 s per epoch, rate EP <= 10 s,
+peak memory <= 1 GB. Needs MNIST (--data-dir or $EQSPIKE_XBAR_DATA).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = {"eqspike": ROOT / "configs" / "mnist_eqspike.toml", "rate_ep": ROOT / "configs" / "mnist_rate_ep.toml"}
+TARGET_S = {"eqspike": 60.0, "rate_ep": 10.0}
+
+
+def child(name: str, batches: int, threads: int, data_dir: str | None) -> None:
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from eqspike_xbar.config import load_config
+    from eqspike_xbar.experiments.train import build_network, load_data
+
+    over = [{"data": {"data_dir": data_dir}}] if data_dir else []
+    cfg = load_config(CONFIGS[name], over)
+    with threadpool_limits(threads):
+        t0 = time.perf_counter()
+        ds = load_data(cfg)
+        t_load = time.perf_counter() - t0
+        net = build_network(cfg)
+        rng = np.random.default_rng(0)
+        B = cfg.learning.batch_size
+        n_total = -(-len(ds.train) // B)
+        n = n_total if batches <= 0 else min(batches, n_total)
+        perm = rng.permutation(len(ds.train))
+        t0 = time.perf_counter()
+        for i in range(n):
+            idx = perm[i * B : (i + 1) * B]
+            net.train_batch(ds.train.x[idx], ds.train.y[idx], rng)
+        dt = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        acc = float((net.predict(ds.test.x, rng, 1000) == ds.test.y).mean())
+        t_eval = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"name": name, "batches": n, "batches_per_epoch": n_total, "train_s": dt,
+                      "epoch_s": dt * n_total / n, "eval_test_s": t_eval, "load_s": t_load,
+                      "test_acc_after": acc, "peak_mb": peak_mb, "n_train": len(ds.train)}))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batches", type=int, default=0, help="minibatches to time (0: a full epoch)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--only", choices=sorted(CONFIGS))
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        child(a.child, a.batches, a.threads, a.data_dir)
+        return 0
+    print(f"MNIST 784-500-10, one training epoch, {a.threads} BLAS thread(s), load average "
+          f"{os.getloadavg()[0]:.2f} before start")
+    print(f"{'config':<10} {'epoch (s)':>10} {'target':>8} {'test eval (s)':>14} {'peak MB':>9} {'acc after':>10}")
+    ok = True
+    for name in ([a.only] if a.only else CONFIGS):
+        cmd = [sys.executable, __file__, "--child", name, "--batches", str(a.batches), "--threads", str(a.threads)]
+        if a.data_dir:
+            cmd += ["--data-dir", a.data_dir]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            print(f"{name}: failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")
+            ok = False
+            continue
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        note = "" if r["batches"] == r["batches_per_epoch"] else f"  (extrapolated from {r['batches']} of {r['batches_per_epoch']} batches)"
+        print(f"{name:<10} {r['epoch_s']:>10.1f} {TARGET_S[name]:>8.0f} {r['eval_test_s']:>14.1f} "
+              f"{r['peak_mb']:>9.0f} {100 * r['test_acc_after']:>9.2f}%{note}")
+        ok &= r["epoch_s"] <= TARGET_S[name] and r["peak_mb"] <= 1024
+    print("all targets met" if ok else "some target missed")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
