@@ -30,13 +30,18 @@ def test_accuracy_floor_on_digits(tmp_path):
 
 
 def test_naive_single_phase_rule_fails_where_symmetric_learns(tmp_path):
-    """DESIGN.md: one nudged phase (pre spike x dpost) does not learn; +-beta does."""
+    """DESIGN.md: one nudged phase with pre spike x (same-step) state change does not learn:
+    the spike's own effect eps*W on the post state grows the weights. +-beta nudging cancels
+    it; pairing the spike with the state change before its delivery ('causal') removes it."""
     acc = {}
-    for nudging in ("positive", "symmetric"):
-        cfg = config_from_dict({"learning": {"nudging": nudging, "epochs": 4}})
-        acc[nudging] = float(Trainer(cfg, tmp_path / nudging, progress=False).run().test_accuracy[-1])
-    assert acc["symmetric"] > 0.75
-    assert acc["positive"] < acc["symmetric"] - 0.2
+    for pairing, nudging in (("same_step", "positive"), ("causal", "positive"), ("causal", "symmetric")):
+        cfg = config_from_dict({"learning": {"nudging": nudging, "pairing": pairing, "epochs": 4}})
+        run = Trainer(cfg, tmp_path / f"{pairing}-{nudging}", progress=False).run()
+        acc[pairing, nudging] = float(run.test_accuracy[-1])
+    assert acc["same_step", "positive"] < 0.3
+    assert acc["causal", "symmetric"] > 0.85
+    assert acc["causal", "positive"] > acc["same_step", "positive"] + 0.4
+    assert acc["causal", "symmetric"] > acc["causal", "positive"]
 
 
 def test_same_seed_same_result_and_resume_identical(tmp_path):
