@@ -204,6 +204,41 @@ class DeviceArray:
         self.pulses += int(n_up + n_down)
         return energy
 
+    def apply_half_select(self, n_set, n_reset) -> float:
+        """Half-select disturb: ``n_set`` / ``n_reset`` half-selected pulses of SET / RESET
+        polarity per device (non-negative ints, shape of the array; see
+        :func:`half_select_counts`). Each moves G by ``params.half_select.set_rel`` of
+        (Gmax − G), resp. ``reset_rel`` of (G − Gmin); SET-polarity pulses are applied first.
+        Returns their energy (J) when ``half_select.voltage_V`` > 0. Nothing changes when
+        both fractions are 0 (the default) or ``Effects(half_select=False)``.
+        """
+        counts = []
+        for name, n in (("n_set", n_set), ("n_reset", n_reset)):
+            n = np.asarray(n)
+            if n.shape != self.shape:
+                raise DeviceModelError(f"{name} has shape {n.shape}, expected {self.shape}")
+            if n.dtype.kind not in "iu" and not (n.dtype.kind == "f" and np.all(n == np.rint(n))) or np.any(n < 0):
+                raise DeviceModelError(f"{name} must hold non-negative integer pulse counts")
+            counts.append(n.astype(float))
+        hs, d = self.params.half_select, self._dev
+        if not self.effects.half_select or (hs.set_rel == 0 and hs.reset_rel == 0):
+            return 0.0
+        touched = ((counts[0] > 0) | (counts[1] > 0)) & self._movable
+        g0 = self.conductance() if self._t_any else self._g
+        g = d["gmax"] - (d["gmax"] - g0) * (1.0 - hs.set_rel) ** counts[0]
+        g = d["gmin"] + (g - d["gmin"]) * (1.0 - hs.reset_rel) ** counts[1]
+        g = np.where(touched, g, self._g)
+        if self._t_any:
+            self._t[touched] = 0.0
+        energy = 0.0
+        if hs.voltage_V > 0:
+            v = hs.voltage_V
+            energy = float(v * self._iv_factor(v) * self.params.pulse.width_s
+                           * np.sum((counts[0] + counts[1]) * 0.5 * (g0 + g) * touched))
+        self._g = np.asarray(g, dtype=float)
+        self.energy_J += energy
+        return energy
+
     def _stochastic_round(self, x) -> None:
         """Round the pulse position to the integer grid, up with probability = fraction."""
         frac = self._buf["b"]
@@ -278,5 +313,50 @@ class DeviceArray:
         new._finish_init(np.atleast_1d(self._g[index]).copy())
         return new
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The mutable state (conductances, drift clocks, noise stream, energy and pulse totals);
+        per-device parameters are not included: they follow from params, effects and seed."""
+        import json
+
+        return {"g": self._g.copy(), "t": self._t.copy(), "t_any": np.array(self._t_any),
+                "rng": np.array(json.dumps(self.rng.bit_generator.state)),
+                "energy_J": np.array(self.energy_J), "pulses": np.array(self.pulses)}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` saved (same params, effects, seed and shape)."""
+        import json
+
+        if state["g"].shape != self.shape:
+            raise DeviceModelError(f"saved device state has shape {state['g'].shape}, expected {self.shape}")
+        self._g = np.array(state["g"], dtype=float)
+        self._t = np.array(state["t"], dtype=float)
+        self._t_any = bool(state["t_any"])
+        self.rng.bit_generator.state = json.loads(str(state["rng"]))
+        self.energy_J = float(state["energy_J"])
+        self.pulses = int(state["pulses"])
+
     def __repr__(self) -> str:
         return f"DeviceArray({self.params.name!r}, shape={self.shape}, stuck={int(self.stuck.sum())})"
+
+
+def half_select_counts(n, scheme: str = "V/2") -> tuple[np.ndarray, np.ndarray]:
+    """Half-selected pulses per device ``(n_set, n_reset)`` when the signed pulse counts ``n``
+    (M, N) are applied one coincidence at a time: device (i, j) is half-selected by every
+    pulse in row i or column j at another device (same polarity as that pulse). In the V/3
+    scheme the other, unselected devices see −V/3: counted as pulses of the opposite polarity.
+    """
+    n = np.asarray(n)
+    if n.ndim != 2 or n.dtype.kind not in "iuf" or not np.all(n == np.rint(n)):
+        raise DeviceModelError("n must be a 2-D array of signed integer pulse counts (rows x columns)")
+    if scheme not in ("V/2", "V/3"):
+        raise DeviceModelError(f"scheme must be 'V/2' or 'V/3', got {scheme!r}")
+    out = []
+    for part in (np.maximum(n, 0), np.maximum(-n, 0)):
+        part = part.astype(np.int64)
+        row, col, total = part.sum(1, keepdims=True), part.sum(0, keepdims=True), int(part.sum())
+        half = row + col - 2 * part
+        out.append((half, total - row - col + part))
+    (set_half, set_uns), (reset_half, reset_uns) = out
+    if scheme == "V/3":
+        return set_half + reset_uns, reset_half + set_uns
+    return set_half, reset_half

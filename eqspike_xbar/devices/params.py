@@ -230,6 +230,35 @@ class Pulse:
 
 
 @dataclass(frozen=True)
+class HalfSelect:
+    """Disturb of half-selected devices during coincidence programming (V/2 or V/3 scheme).
+
+    Each half-selected pulse moves a device's conductance a fraction of the way to the bound
+    of the pulse's polarity (the soft-bound window of a threshold memristor)::
+
+        SET-polarity:   G ← G + set_rel·(Gmax − G)        RESET-polarity: G ← G − reset_rel·(G − Gmin)
+
+    0 (the default) means no disturb. Applied by ``DeviceArray.apply_half_select``; counts
+    per device come from ``devices.model.half_select_counts``. Calibrated by
+    ``eqspike-xbar program calibrate`` (SPICE transients of the programming scheme).
+    """
+
+    set_rel: float = 0.0  #: fraction of (Gmax − G) per SET-polarity half-selected pulse
+    reset_rel: float = 0.0  #: fraction of (G − Gmin) per RESET-polarity half-selected pulse
+    voltage_V: float = 0.0  #: |V| across a half-selected cell, for its energy |V|·I(V)·width (0: not counted)
+    scheme: str = ""  #: programming scheme the numbers belong to ("V/2", "V/3"; informational)
+    source: str = ""
+
+    def __post_init__(self):
+        for name in ("set_rel", "reset_rel"):
+            if _nonneg(f"half_select.{name}", getattr(self, name)) >= 1:
+                _fail(f"half_select.{name}", f"must be < 1 (a fraction of the distance to the bound), got {getattr(self, name)!r}")
+        _nonneg("half_select.voltage_V", self.voltage_V)
+        if self.scheme not in ("", "V/2", "V/3"):
+            _fail("half_select.scheme", f"must be '', 'V/2' or 'V/3', got {self.scheme!r}")
+
+
+@dataclass(frozen=True)
 class DeviceParams:
     """One synapse technology. Load with :func:`eqspike_xbar.devices.load_device`."""
 
@@ -245,6 +274,7 @@ class DeviceParams:
     drift: Drift = Drift()
     iv: IV = IV()
     pulse: Pulse = Pulse()
+    half_select: HalfSelect = HalfSelect()
 
     def __post_init__(self):
         from ..validation import safe_identifier
@@ -274,6 +304,7 @@ class Effects:
     read_noise: bool = True
     drift: bool = True
     iv_nonlinearity: bool = True
+    half_select: bool = True
 
     @classmethod
     def none(cls) -> "Effects":
