@@ -303,6 +303,8 @@ def register(sub) -> None:
     p.add_argument("--retry-failed", action="store_true", help="with --resume: run the failed points again too")
     p.add_argument("--scheduler", metavar="ADDRESS", help="existing Dask scheduler, e.g. tcp://host:8786 "
                    "(default: a local cluster)")
+    p.add_argument("--connect-timeout", type=float, default=5.0, metavar="SECONDS",
+                   help="give up on --scheduler after this long (default: 5)")
     p.add_argument("--workers", type=int, help="local cluster: worker processes (default: one per core)")
     p.add_argument("--runs-dir", default="runs", help="parent folder of run folders (default: runs)")
     p.add_argument("--sweep-id", help="name of the sweep folder (default: <time>-sweep-<name>)")
@@ -328,7 +330,7 @@ def cmd_sweep(args) -> int:
         spec = load_sweep(args.sweep_file, [parse_override(s) for s in args.set])
         spec.points()
     t0 = time.perf_counter()
-    with dask_client(args.scheduler, args.workers) as client:
+    with dask_client(args.scheduler, args.workers, args.connect_timeout) as client:
         if not args.resume:
             sweep = Sweep.create(spec, args.runs_dir, args.sweep_id)
         log.info("sweep folder: %s (%d points, %d to run)", sweep.path, len(sweep.points),
