@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "eqspike_xbar.experiments.stdp",
     "eqspike_xbar.crossbar.cli",
     "eqspike_xbar.devices.cli",
+    "eqspike_xbar.crossbar.programming_cli",
     "eqspike_xbar.experiments.sweep",
 ]
 

@@ -22,6 +22,8 @@ event's polarity, + SET/LTP)::
     V/3: during the event window every line not pulsing sits at −s·V/6 (rows) / +s·V/6
          (columns): half-selected cells see s·V/3, unselected cells −s·V/3.
 
+In V/3 the bias is set ``gap_s`` before the first pulse and released ``gap_s`` after the
+last, so outside its own lines' pulses every cell sees −s·V/3 for the event window.
 Only the overlap of the two pulses puts s·V across the selected cell; outside it the cell
 sees a half-select voltage (V/2 or V/3), so ΔG depends on the overlap (the circuit-level
 STDP curve). The row pulse's sign follows the polarity because with a fixed +V/2 row pulse

@@ -173,8 +173,8 @@ def stdp_curve(delays_s, shape=(8, 8), scheme: Scheme = Scheme(), polarity: int 
 
 
 def overlap_s(delays_s, scheme: Scheme) -> np.ndarray:
-    """Overlap (s) of the pre and post plateaus at each delay: max(0, width − |delay|)."""
-    return np.maximum(0.0, scheme.width_s - np.abs(np.asarray(delays_s, dtype=float)))
+    """Overlap (s) of the pre and post pulses at half height: max(0, width + edge − |delay|)."""
+    return np.maximum(0.0, scheme.width_s + scheme.edge_s - np.abs(np.asarray(delays_s, dtype=float)))
 
 
 def replay(params, g0: float, polarity) -> np.ndarray:
