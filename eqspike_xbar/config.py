@@ -130,9 +130,103 @@ class LearningConfig:
 
 
 @dataclass
+class CircuitConfig:
+    """[synapses.circuit]: the crossbar read circuit of the 'circuit' backend (see crossbar/spec.py)."""
+
+    r_wordline_ohm: float = 1.0
+    """Word-line (row) wire resistance per cell segment, ohm."""
+    r_bitline_ohm: float = 1.0
+    """Bit-line (column) wire resistance per cell segment, ohm."""
+    r_driver_ohm: float = 0.0
+    """Line driver output resistance, ohm (0: ideal source)."""
+    r_sense_ohm: float = 0.0
+    """Series resistance in front of the sense virtual ground, ohm."""
+    sense: Literal["ideal", "tia"] = "ideal"
+    """Virtual ground: ideal, or a finite-gain transimpedance amplifier."""
+    cell: Literal["1R", "1T1R"] = "1R"
+    r_access_ohm: float = 1000.0
+    """On-resistance of the 1T1R access transistor, ohm."""
+    termination: Literal["role", "line"] = "line"
+    """'line': word lines always end in the driver, bit lines in the sense resistance
+    (reciprocal: backward matrix = forward matrix transposed); 'role': the peripherals swap
+    sides with the read direction (forward and backward matrices differ)."""
+    max_array_rows: int = 128
+    """Largest crossbar (tile) size; larger layers are tiled, partial outputs summed."""
+    max_array_cols: int = 128
+    refresh_every: int = 10
+    """Minibatch updates between refreshes of the exact forward/backward transfer matrices
+    (between refreshes, the stale matrices plus the ideal change of the updates are used)."""
+    spot_checks: int = 2
+    """ngspice spot-checks of the fast solver per run (one tile, a few input vectors); 0: none."""
+    spot_check_size: int = 32
+    """Tile size (rows and columns) of an ngspice spot-check."""
+
+    def __post_init__(self):
+        for k in ("r_wordline_ohm", "r_bitline_ohm", "r_driver_ohm", "r_sense_ohm"):
+            if getattr(self, k) < 0:
+                raise ConfigError(f"synapses.circuit.{k} must be >= 0 ohm")
+        if self.r_access_ohm <= 0:
+            raise ConfigError("synapses.circuit.r_access_ohm must be > 0 ohm")
+        if self.max_array_rows < 1 or self.max_array_cols < 1:
+            raise ConfigError("synapses.circuit.max_array_rows/cols must be >= 1")
+        if self.refresh_every < 1 or self.spot_checks < 0 or self.spot_check_size < 2:
+            raise ConfigError("synapses.circuit.refresh_every must be >= 1, spot_checks >= 0, spot_check_size >= 2")
+
+
+@dataclass
 class SynapseConfig:
     backend: str = "ideal"
-    """Synapse backend: 'ideal' (float weights, exact matmul). Others register in eqspike_xbar.synapses."""
+    """'ideal' (float weights), 'device' (conductance pairs of a device model), 'circuit'
+    (the same conductances read through crossbar circuits). Others register in eqspike_xbar.synapses."""
+    device: str = "ideal"
+    """Device model: a name in device_models/ (eqspike-xbar device list) or a TOML path. The
+    'ideal' backend uses it only for its analytic read-energy estimate."""
+    device_overrides: dict = field(default_factory=dict)
+    """Tables merged onto the device TOML, e.g. {noise = {c2c_sigma = 0.02}, conductance = {levels = 64}}."""
+    effects_off: list[str] = field(default_factory=list)
+    """Device effects switched off, e.g. ["c2c", "d2d", "read_noise"] (see devices.Effects)."""
+    w_max: list[float] = field(default_factory=list)
+    """Weight mapped onto the full conductance range Gmax - Gmin, per weight layer (one value:
+    all layers). Put it near the float run's 99.9th percentile of |W| (measured: digits
+    0.17 / 0.24, MNIST 0.10 / 0.27). Empty: 0.2 for W1 and 0.3 for every other layer."""
+    init: Literal["weights", "gmin"] = "weights"
+    """Initial conductances: program the initial float weights ('weights'), or all at Gmin."""
+    read_pulse_s: float = 1e-8
+    """Width of one read pulse (one spike on a line), s."""
+    seed_offset: int = 0
+    """Added to run.seed for the devices' D2D spread and faults (vary devices, keep the rest)."""
+    circuit: CircuitConfig = field(default_factory=CircuitConfig)
+
+    def __post_init__(self):
+        if any(w <= 0 for w in self.w_max):
+            raise ConfigError(f"synapses.w_max must be > 0, got {self.w_max}")
+        if self.read_pulse_s <= 0:
+            raise ConfigError("synapses.read_pulse_s must be > 0 s")
+
+
+@dataclass
+class EnergyConfig:
+    """[energy]: energy per event of the parts that are not simulated as circuits."""
+
+    neuron_update_J: float = 52e-12
+    """Energy of one neuron state update (J). Default: Loihi's neuron update, 52 pJ
+    (M. Davies et al., "Loihi", IEEE Micro 38(1):82-99, 2018, Table 1)."""
+    spike_J: float = 1.7e-12
+    """Energy of sending one spike to its lines (J). Default: Loihi's within-tile spike energy,
+    1.7 pJ (Davies et al. 2018, Table 1)."""
+    sense_J: float = 12.5e-12
+    """Peripheral sense energy per line read (J), e.g. one conversion of the summed current.
+    Default: ISAAC's 8-bit ADC, 16 mW at 1.28 GS/s = 12.5 pJ per sample (A. Shafiee et al.,
+    ISCA 2016, Table 2) — conservative for a spiking neuron that integrates the current itself."""
+    gpu_J_per_mac: float = 38.2e-12
+    """GPU energy per multiply-accumulate for the comparison (J). Default: NVIDIA V100 SXM2
+    datasheet, 300 W at 15.7 TFLOP/s FP32 = 19.1 pJ/FLOP = 38.2 pJ/MAC at full utilisation
+    (a lower bound for the GPU: memory traffic and idle time only add)."""
+
+    def __post_init__(self):
+        for k in ("neuron_update_J", "spike_J", "sense_J", "gpu_J_per_mac"):
+            if getattr(self, k) < 0:
+                raise ConfigError(f"energy.{k} must be >= 0 J")
 
 
 @dataclass
@@ -142,6 +236,7 @@ class ExperimentConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     learning: LearningConfig = field(default_factory=LearningConfig)
     synapses: SynapseConfig = field(default_factory=SynapseConfig)
+    energy: EnergyConfig = field(default_factory=EnergyConfig)
 
     def __post_init__(self):
         n_weights = len(self.network.layers) - 1
@@ -151,6 +246,14 @@ class ExperimentConfig:
             raise ConfigError(
                 f"learning.lr has {len(self.learning.lr)} values but network.layers "
                 f"{self.network.layers} has {n_weights} weight layers: give one value or {n_weights}"
+            )
+        if not self.synapses.w_max:
+            self.synapses.w_max = [0.2] + [0.3] * (n_weights - 1)
+        if len(self.synapses.w_max) == 1:
+            self.synapses.w_max = self.synapses.w_max * n_weights
+        if len(self.synapses.w_max) != n_weights:
+            raise ConfigError(
+                f"synapses.w_max has {len(self.synapses.w_max)} values but the network has {n_weights} weight layers"
             )
         if self.learning.rule == "contrastive" and self.network.neuron != "rate":
             raise ConfigError("learning.rule = 'contrastive' (rate EP) needs network.neuron = 'rate'")

@@ -46,12 +46,24 @@ class EqSpikeNetwork:
         self.eps = self.dtype.type(network.eps)
         self.encoder = make_encoder(network.neuron, network.encoder)
         backend = synapses.backend if synapses is not None else "ideal"
-        self.synapses = []
+        init = []
         for k in range(self.L):
             bound = network.init_scale / np.sqrt(self.sizes[k])
-            w = rng.uniform(-bound, bound, size=(self.sizes[k], self.sizes[k + 1])).astype(self.dtype)
-            self.synapses.append(make_synapse_layer(backend, w, config=synapses, rng=rng))
+            init.append(rng.uniform(-bound, bound, size=(self.sizes[k], self.sizes[k + 1])).astype(self.dtype))
+        # the backends' own randomness (device spread, noise) comes after the weights, so every
+        # backend starts from the same initial weights for the same seed
+        entropy = int(rng.integers(2**63))
+        offset = getattr(synapses, "seed_offset", 0)
+        self.synapses = [
+            make_synapse_layer(backend, w, config=synapses, rng=np.random.default_rng([entropy, k, offset]), layer=k)
+            for k, w in enumerate(init)
+        ]
         self.biases = [np.zeros(n, dtype=self.dtype) for n in self.sizes[1:]]
+        self.reset_counters()
+
+    def reset_counters(self) -> None:
+        """Neuron-side event counts (for the energy accounting): state updates and spikes sent."""
+        self.counters = {"neuron_updates": 0, "spikes": 0}
 
     # ------------------------------------------------------------------ dynamics
     def _step(self, h, acc, s_in, in_drive, reps, beta_col, y, rng):
@@ -61,6 +73,9 @@ class EqSpikeNetwork:
         Returns (spikes of layers 1..L, new states of layers 1..L)."""
         enc, syn = self.encoder, self.synapses
         spikes = [enc.step(h[l], None if acc is None else acc[l], rng) for l in range(self.L)]
+        self.counters["neuron_updates"] += sum(hl.size for hl in h)
+        if not enc.sends_state:
+            self.counters["spikes"] += int(sum(np.count_nonzero(sp) for sp in spikes))
         new_h = []
         for l in range(self.L):
             if l == 0:
@@ -75,19 +90,26 @@ class EqSpikeNetwork:
             new_h.append(leaky_step(h[l], drive, self.eps))
         return spikes, new_h
 
-    def _input_schedule(self, x, acc_in, steps: int, rng, weights_fixed: bool = True):
+    def _input_schedule(self, x, acc_in, steps: int, rng, weights_fixed: bool = True, repeats: int = 1):
         """What the clamped input layer sends at each of ``steps`` steps, and the drive it gives
         layer 1: a list of (s_in, drive). The input spike trains do not depend on the network, so
-        while the weights stay fixed (updates once per minibatch) all steps are read at once."""
+        while the weights stay fixed (updates once per minibatch) all steps are read at once.
+        ``repeats``: phases that replay the same input (counted as reads and spikes that many times)."""
         syn0 = self.synapses[0]
         if self.encoder.sends_state:  # rate neurons: rho(x) = x at every step, read once
             d = syn0.forward(x)
+            for _ in range(steps * repeats - 1):  # physically, the input is read at every step
+                syn0._count_read(x, "forward")
             return [(x, d)] * steps
         s = [self.encoder.step(x, acc_in, rng) for _ in range(steps)]
+        spikes = np.stack(s)
+        self.counters["spikes"] += int(np.count_nonzero(spikes)) * repeats
         if not weights_fixed:
             return [(st, None) for st in s]
-        spikes = np.stack(s)
-        drives = syn0.forward(spikes.reshape(-1, x.shape[1])).reshape(steps, len(x), -1)
+        flat = spikes.reshape(-1, x.shape[1])
+        drives = syn0.forward(flat).reshape(steps, len(x), -1)
+        for _ in range(repeats - 1):
+            syn0._count_read(flat, "forward")
         return list(zip(spikes, drives))
 
     def _init_state(self, x, rng) -> FreeState:
@@ -177,7 +199,7 @@ class EqSpikeNetwork:
                 bias_sums[k] += db
 
         K = self.net.nudged_steps
-        schedule = self._input_schedule(x_in, acc_in, K + 1, rng, weights_fixed=not continual)
+        schedule = self._input_schedule(x_in, acc_in, K + 1, rng, weights_fixed=not continual, repeats=reps)
         for s_in, d_in in schedule[:K]:
             if d_in is None:  # continual updates: read the input through the current weights
                 d_in = self.synapses[0].forward(s_in)

@@ -23,12 +23,14 @@ from .. import io
 from ..config import ExperimentConfig, config_from_dict, load_config
 from ..config_tools import parse_override, read_toml
 from ..data import load_dataset
+from ..energy import COMPONENTS, energy_breakdown, reset_counters
 from ..eqspike import EqSpikeNetwork
 from ..errors import RunFolderError, TrainingDiverged
 from .runs import new_run_dir, read_status, write_status
 
 log = logging.getLogger(__name__)
 
+ENERGY_ROWS = COMPONENTS + ("total", "gpu")
 _METRICS = ("train_accuracy", "train_cost", "validation_accuracy", "test_accuracy", "epoch_time_s", "eval_time_s")
 
 
@@ -73,7 +75,6 @@ class Trainer:
         self.data = load_data(cfg)
         self.net = build_network(cfg)
         self.history: dict[str, list] = {k: [] for k in _METRICS}
-        self.history["weight_abs_p999"] = []
         self.epoch = 0  # epochs completed
 
     @property
@@ -131,25 +132,43 @@ class Trainer:
         return correct / len(perm), cost / len(perm)
 
     def evaluate(self, epoch: int):
+        """Validation and test accuracy, and the energy of inference on the test set (J per image)."""
         rng = np.random.default_rng([self.cfg.run.seed, 3, epoch])
         bs = self.cfg.run.eval_batch_size
-        return accuracy(self.net, self.data.validation, rng, bs), accuracy(self.net, self.data.test, rng, bs)
+        val = accuracy(self.net, self.data.validation, rng, bs)
+        reset_counters(self.net)
+        test = accuracy(self.net, self.data.test, rng, bs)
+        e = energy_breakdown(self.net, self.cfg.energy)
+        return val, test, {k: v / max(len(self.data.test), 1) for k, v in e.items()}
+
+    def _record(self, values: dict) -> None:
+        for k, v in values.items():
+            self.history.setdefault(k, []).append(v)
 
     def run(self) -> xr.Dataset:
         cfg = self.cfg
         write_status(self.run_dir, "running", epoch=self.epoch)
         try:
             for epoch in range(self.epoch, cfg.learning.epochs):
+                reset_counters(self.net)
                 t0 = time.perf_counter()
                 train_acc, train_cost = self.train_epoch(epoch)
                 t1 = time.perf_counter()
-                val_acc, test_acc = self.evaluate(epoch)
+                e_train = energy_breakdown(self.net, cfg.energy)
+                e_train = {k: v / len(self.data.train) for k, v in e_train.items()}
+                val_acc, test_acc, e_test = self.evaluate(epoch)
                 t2 = time.perf_counter()
-                for k, v in zip(_METRICS, (train_acc, train_cost, val_acc, test_acc, t1 - t0, t2 - t1)):
-                    self.history[k].append(v)
-                self.history["weight_abs_p999"].append(
-                    np.array([np.percentile(np.abs(s.weights), 99.9) for s in self.net.synapses])
-                )
+                self._record(dict(zip(_METRICS, (train_acc, train_cost, val_acc, test_acc, t1 - t0, t2 - t1))))
+                self._record({
+                    "weight_abs_p999": np.array([np.percentile(np.abs(s.weights), 99.9) for s in self.net.synapses]),
+                    "energy_train": np.array([e_train[c] for c in ENERGY_ROWS]),
+                    "energy_inference": np.array([e_test[c] for c in ENERGY_ROWS]),
+                    "energy_train_total_J": e_train["total"], "energy_train_gpu_J": e_train["gpu"],
+                    "energy_inference_total_J": e_test["total"], "energy_inference_gpu_J": e_test["gpu"],
+                })
+                diags = [s.diagnostics() for s in self.net.synapses]
+                for name in diags[0]:
+                    self._record({f"diag_{name}": np.array([d[name] for d in diags])})
                 self.epoch = epoch + 1
                 self.save_checkpoint()
                 ds = self.metrics()
@@ -158,8 +177,10 @@ class Trainer:
 
                 io.save_figure(plot_learning_curve(ds), self.run_dir / "learning_curve.png")
                 log.info(
-                    "epoch %d/%d: train %.2f %%, validation %.2f %%, test %.2f %% (%.1f s train, %.1f s eval)",
+                    "epoch %d/%d: train %.2f %%, validation %.2f %%, test %.2f %% (%.1f s train, %.1f s eval); "
+                    "energy per training image %.3g J (GPU %.3g J)",
                     epoch + 1, cfg.learning.epochs, 100 * train_acc, 100 * val_acc, 100 * test_acc, t1 - t0, t2 - t1,
+                    e_train["total"], e_train["gpu"],
                 )
         except TrainingDiverged as exc:
             write_status(self.run_dir, "failed", epoch=self.epoch, error=str(exc))
@@ -172,16 +193,24 @@ class Trainer:
 
     def metrics(self) -> xr.Dataset:
         n = len(self.history["train_accuracy"])
-        epochs = np.arange(1, n + 1)
-        data = {k: ("epoch", np.asarray(self.history[k], dtype=float)) for k in _METRICS}
-        units = {"epoch_time_s": "s", "eval_time_s": "s", "train_cost": "1/2 ||y - s_out||^2 per example"}
-        ds = xr.Dataset(data, coords={"epoch": epochs})
-        for k, u in units.items():
-            ds[k].attrs["units"] = u
         n_layers = len(self.net.synapses)
-        p999 = np.asarray(self.history["weight_abs_p999"], dtype=float).reshape(n, n_layers)
-        ds["weight_abs_p999"] = (("epoch", "layer"), p999)
-        ds = ds.assign_coords(layer=[f"W{k + 1}" for k in range(n_layers)])
+        ds = xr.Dataset(coords={"epoch": np.arange(1, n + 1), "layer": [f"W{k + 1}" for k in range(n_layers)],
+                                "component": list(ENERGY_ROWS)})
+        for k, values in self.history.items():
+            arr = np.asarray(values, dtype=float)
+            if arr.ndim == 1:
+                ds[k] = ("epoch", arr)
+            elif k.startswith("energy_"):
+                ds[k] = (("epoch", "component"), arr.reshape(n, len(ENERGY_ROWS)))
+            else:
+                ds[k] = (("epoch", "layer"), arr.reshape(n, n_layers))
+        units = {"epoch_time_s": "s", "eval_time_s": "s", "train_cost": "1/2 ||y - s_out||^2 per example",
+                 "energy_train": "J per training image", "energy_inference": "J per test image",
+                 "energy_train_total_J": "J per training image", "energy_train_gpu_J": "J per training image",
+                 "energy_inference_total_J": "J per test image", "energy_inference_gpu_J": "J per test image"}
+        for k, u in units.items():
+            if k in ds:
+                ds[k].attrs["units"] = u
         ds.attrs.update(
             run_id=self.run_dir.name,
             dataset=self.cfg.data.name,
@@ -191,6 +220,7 @@ class Trainer:
             neuron=self.cfg.network.neuron,
             rule=self.cfg.learning.rule,
             synapse_backend=self.cfg.synapses.backend,
+            device=self.cfg.synapses.device,
             config_toml=self.cfg.to_toml(),
         )
         return ds

@@ -14,6 +14,11 @@ A *synapse layer* connects ``n_pre`` neurons (crossbar rows) to ``n_post`` neuro
   other the (possibly ternarised) post update signal, so this is exactly where a device
   sees a pre pulse coinciding with a post pulse of one polarity.
 
+Inputs are in units of the read pulse: a spike (1) is one read pulse of ``v_read_V`` on its
+line, a rate x a pulse of x * v_read_V. Every layer counts what it is asked to do (vectors
+read, per-line activity, update events) in ``self.counters``; the energy accounting
+(:mod:`eqspike_xbar.energy`) turns the counts into joules.
+
 Backends register themselves in :data:`BACKENDS` (``register_backend``) and are chosen by
 ``[synapses] backend = ...`` in the config; the network never branches on the backend.
 """
@@ -40,9 +45,56 @@ def register_backend(name: str):
 class SynapseLayer(ABC):
     backend_name = "?"
 
-    def __init__(self, weights: np.ndarray, config=None, rng: np.random.Generator | None = None):
+    def __init__(self, weights: np.ndarray, config=None, rng: np.random.Generator | None = None, layer: int = 0):
         self.n_pre, self.n_post = weights.shape
+        self.layer = layer
+        self.read_pulse_V = 0.0  # amplitude of one read pulse (V); set by backends that know a device
+        self.read_pulse_s = getattr(config, "read_pulse_s", 1e-8)  # width of one read pulse (s)
+        self.reset_counters()
 
+    # ------------------------------------------------------------------ counting
+    def reset_counters(self) -> None:
+        self.counters = {
+            "vectors_forward": 0,  # input vectors read rows -> columns
+            "vectors_backward": 0,  # input vectors read columns -> rows
+            "activity_forward": np.zeros(self.n_pre),  # sum over reads of input^2 per row
+            "activity_backward": np.zeros(self.n_post),  # the same per column
+            "update_events": 0,  # time slots given to update()
+            "updates": 0,  # update() calls (programming rounds)
+            "pulses": 0,  # programming pulses (device/circuit)
+            "programming_J": 0.0,  # programming energy (device/circuit)
+            "device_read_J": 0.0,  # read energy dissipated in the devices (device/circuit)
+            "wire_read_J": 0.0,  # read energy dissipated in wires/drivers/sense resistors (circuit)
+        }
+        self._pending = {"forward": np.zeros(self.n_pre), "backward": np.zeros(self.n_post)}
+
+    def _count_read(self, x: np.ndarray, direction: str) -> None:
+        c = self.counters
+        c[f"vectors_{direction}"] += x.shape[0]
+        act = np.einsum("bi,bi->i", x, x)
+        c[f"activity_{direction}"] += act
+        self._pending[direction] += act
+
+    def line_conductance_sums(self):
+        """(row sums, column sums) of G+ + G− (S) of the present state, or None when the backend
+        has no conductances. Used for the device read energy V²·t·Σ G of every read pulse."""
+        return None
+
+    def flush_read_energy(self) -> None:
+        """Turn the line activity read since the last call into device read energy (J), with the
+        conductances of the present state (called before every update and before reporting)."""
+        sums = self.line_conductance_sums()
+        if sums is not None:
+            rows, cols = sums
+            e = self.read_pulse_V**2 * self.read_pulse_s * (self._pending["forward"] @ rows + self._pending["backward"] @ cols)
+            self.counters["device_read_J"] += float(e)
+        self._pending = {"forward": np.zeros(self.n_pre), "backward": np.zeros(self.n_post)}
+
+    def _count_update(self, row_events: np.ndarray) -> None:
+        self.counters["update_events"] += row_events.shape[0]
+        self.counters["updates"] += 1
+
+    # ------------------------------------------------------------------ interface
     @abstractmethod
     def forward(self, pre: np.ndarray) -> np.ndarray:
         """(B, n_pre) -> (B, n_post): drive of the post neurons."""
@@ -67,12 +119,16 @@ class SynapseLayer(ABC):
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
 
+    def diagnostics(self) -> dict[str, float]:
+        """Scalar figures worth logging per epoch (backend specific)."""
+        return {}
 
-def make_synapse_layer(backend: str, weights: np.ndarray, config=None, rng=None) -> SynapseLayer:
+
+def make_synapse_layer(backend: str, weights: np.ndarray, config=None, rng=None, layer: int = 0) -> SynapseLayer:
     from ..errors import ConfigError
 
     try:
         cls = BACKENDS[backend]
     except KeyError:
         raise ConfigError(f"synapse backend {backend!r} is unknown; available: {', '.join(sorted(BACKENDS))}") from None
-    return cls(weights, config=config, rng=rng)
+    return cls(weights, config=config, rng=rng, layer=layer)

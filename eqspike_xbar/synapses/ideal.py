@@ -1,4 +1,10 @@
-"""``ideal`` backend: float weights, exact matmul reads, exact updates."""
+"""``ideal`` backend: float weights, exact matmul reads, exact updates.
+
+Its read energy is the analytic estimate for the same weights mapped onto the configured
+device (``synapses.device``, ``synapses.w_max``) as the device backend maps them, G± =
+(Gmin + Gmax)/2 ± scale·w/2: then G+ + G− = Gmin + Gmax for every pair, and a read pulse on
+a line dissipates V_read²·t·n·(Gmin + Gmax), whatever the weights.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -8,17 +14,31 @@ from .base import SynapseLayer, register_backend
 
 @register_backend("ideal")
 class IdealSynapses(SynapseLayer):
-    def __init__(self, weights, config=None, rng=None):
-        super().__init__(weights, config, rng)
+    def __init__(self, weights, config=None, rng=None, layer=0):
+        super().__init__(weights, config, rng, layer)
         self.W = np.array(weights, copy=True)
+        self._line_sums = None
+        if config is not None and getattr(config, "device", None):
+            from .device import resolve_device
+
+            p = resolve_device(config.device, config.device_overrides)
+            self.read_pulse_V = p.iv.v_read_V
+            pair = p.conductance.gmin_S + p.conductance.gmax_S
+            self._line_sums = (np.full(self.n_pre, pair * self.n_post), np.full(self.n_post, pair * self.n_pre))
+
+    def line_conductance_sums(self):
+        return self._line_sums
 
     def forward(self, pre):
+        self._count_read(pre, "forward")
         return pre @ self.W
 
     def backward(self, post):
+        self._count_read(post, "backward")
         return post @ self.W.T
 
     def update(self, row_events, col_events, scale):
+        self._count_update(row_events)
         self.W += np.asarray(scale, dtype=self.W.dtype) * (row_events.T @ col_events)
 
     @property

@@ -1,0 +1,157 @@
+"""``device`` backend: each weight is a differential pair of devices, W = (G+ − G−) / scale.
+
+Mapping: ``scale = (Gmax − Gmin) / w_max`` (S per unit weight, nominal device range), so
+W spans [−w_max, w_max]. The initial float weights are programmed as a pair centred on the
+middle of the range, G± = (Gmin + Gmax)/2 ± scale·w/2 (``init = 'weights'``: then both
+devices of a pair can move both ways; a pair with one device at Gmin would move only half
+as far in one direction), or every device starts at Gmin (``init = 'gmin'``).
+
+Updates are programming pulses. The rule's coincidence sum for one minibatch,
+ΔW = scale_lr · rowsᵀ·cols (pre spikes × post update signals, see synapses/base.py), is
+turned into a signed pulse count per pair, n = stochastic_round(ΔW / (2 Δw_pulse)), with
+Δw_pulse = (Gmax − Gmin) / levels / scale the nominal weight step of one pulse: n > 0 fires n
+SET pulses on G+ and n RESET pulses on G− (n < 0 the opposite), so each pulse pair moves the
+weight by about 2 Δw_pulse. The devices respond as the device model says (nonlinear,
+asymmetric, bounded, C2C noise, stuck devices, ...), so the weight actually applied differs
+from the rule's wish exactly where the device is not ideal. With the ternary post factor and
+lr chosen so that one coincidence asks for one pulse step, n is the coincidence count.
+
+Reads use conductances read with read noise, sampled once per minibatch (the state a whole
+relaxation sees); the device read energy is V_read²·t·Σ G over the cells of every read pulse.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..config_tools import from_mapping, merge, to_mapping
+from ..errors import ConfigError, DeviceModelError
+from .base import SynapseLayer, register_backend
+
+
+def resolve_device(name: str, overrides: dict | None = None):
+    """DeviceParams of ``name`` (library name or TOML path) with nested ``overrides`` merged in."""
+    from ..devices import DeviceParams, load_device
+
+    params = load_device(name)
+    if overrides:
+        try:
+            params = from_mapping(DeviceParams, merge(to_mapping(params), overrides), "", DeviceModelError)
+        except DeviceModelError as exc:
+            raise ConfigError(f"synapses.device_overrides: {exc}") from None
+    return params
+
+
+def _rng_state(rng: np.random.Generator) -> np.ndarray:
+    return np.array(json.dumps(rng.bit_generator.state))
+
+
+def _set_rng_state(rng: np.random.Generator, state) -> None:
+    rng.bit_generator.state = json.loads(str(state))
+
+
+@register_backend("device")
+class DeviceSynapses(SynapseLayer):
+    def __init__(self, weights, config=None, rng=None, layer=0):
+        super().__init__(weights, config, rng, layer)
+        if config is None:
+            raise ConfigError("the 'device' backend needs the [synapses] config section (device, w_max)")
+        from ..devices import DeviceArray, Effects
+
+        self.dtype = weights.dtype
+        self.params = resolve_device(config.device, config.device_overrides)
+        try:
+            effects = Effects().without(*config.effects_off)
+        except DeviceModelError as exc:
+            raise ConfigError(f"synapses.effects_off: {exc}") from None
+        c = self.params.conductance
+        self.w_max = float(config.w_max[layer])
+        self.scale = (c.gmax_S - c.gmin_S) / self.w_max  # S per unit weight
+        self.dw_pulse = (c.gmax_S - c.gmin_S) / c.levels / self.scale  # nominal weight step per pulse
+        self.read_pulse_V = self.params.iv.v_read_V
+        rng = rng if rng is not None else np.random.default_rng(layer)
+        seeds = rng.integers(2**63, size=3)
+        shape = weights.shape
+        self.gp = DeviceArray(self.params, shape, seed=int(seeds[0]), effects=effects)
+        self.gn = DeviceArray(self.params, shape, seed=int(seeds[1]), effects=effects)
+        self._rng = np.random.default_rng(int(seeds[2]))  # stochastic rounding of pulse counts
+        if config.init == "weights":  # centred on mid-range, so both devices can move both ways
+            w = np.clip(np.asarray(weights, dtype=float), -self.w_max, self.w_max)
+            g_mid = 0.5 * (c.gmin_S + c.gmax_S)
+            self.gp.set_conductance(g_mid + 0.5 * self.scale * w)
+            self.gn.set_conductance(g_mid - 0.5 * self.scale * w)
+        self._refresh()
+
+    # ------------------------------------------------------------------ state -> reads
+    def _refresh(self) -> None:
+        """New minibatch: read both arrays once (read noise) and cache what reads need."""
+        self._g_read = (self.gp.read(), self.gn.read())
+        self._derive()
+
+    def _derive(self) -> None:
+        self._W = ((self._g_read[0] - self._g_read[1]) / self.scale).astype(self.dtype)
+        g = self._g_read[0] + self._g_read[1]
+        self._line_sums = (g.sum(1), g.sum(0))
+
+    def line_conductance_sums(self):
+        return self._line_sums
+
+    def forward(self, pre):
+        self._count_read(pre, "forward")
+        return pre @ self._W
+
+    def backward(self, post):
+        self._count_read(post, "backward")
+        return post @ self._W.T
+
+    # ------------------------------------------------------------------ programming
+    def pulse_counts(self, dw: np.ndarray) -> np.ndarray:
+        """Signed pulse count per pair asked for by the weight change ``dw`` (unbiased rounding)."""
+        x = dw / (2.0 * self.dw_pulse)
+        n = np.floor(x)
+        n += self._rng.random(x.shape, dtype=np.float32) < (x - n)
+        return n.astype(np.int32)
+
+    def update(self, row_events, col_events, scale):
+        self.flush_read_energy()
+        self._count_update(row_events)
+        dw = np.asarray(scale, dtype=row_events.dtype) * (row_events.T @ col_events)
+        n = self.pulse_counts(dw)
+        e = self.gp.apply_pulses(n) + self.gn.apply_pulses(-n)
+        self.counters["programming_J"] += e
+        self.counters["pulses"] += 2 * int(np.abs(n).sum())
+        self._refresh()
+
+    # ------------------------------------------------------------------ inspection / state
+    @property
+    def weights(self):
+        """Noiseless effective weights (G+ − G−) / scale."""
+        return ((self.gp.conductance() - self.gn.conductance()) / self.scale).astype(self.dtype)
+
+    def conductances(self):
+        """(G+, G−) in S, noiseless."""
+        return self.gp.conductance(), self.gn.conductance()
+
+    def state_dict(self):
+        d = {"weights": self.weights, "rng": _rng_state(self._rng),
+             "gp_read": self._g_read[0], "gn_read": self._g_read[1]}
+        for name, arr in (("gp", self.gp), ("gn", self.gn)):
+            for k, v in arr.state_dict().items():
+                d[f"{name}_{k}"] = v
+        return d
+
+    def load_state_dict(self, state):
+        for name, arr in (("gp", self.gp), ("gn", self.gn)):
+            arr.load_state_dict({k[len(name) + 1:]: v for k, v in state.items()
+                                 if k.startswith(name + "_") and k != name + "_read"})
+        _set_rng_state(self._rng, state["rng"])
+        self._g_read = (np.array(state["gp_read"]), np.array(state["gn_read"]))
+        self._derive()  # the reads the saved state had, without drawing new read noise
+
+    def diagnostics(self):
+        gp, gn = self.conductances()
+        lo, hi = self.gp.gmin, self.gp.gmax
+        at_bound = np.mean((gp <= lo * 1.0001) | (gp >= hi * 0.9999)) / 2 + np.mean(
+            (gn <= lo * 1.0001) | (gn >= hi * 0.9999)) / 2
+        return {"devices_at_bounds": float(at_bound), "stuck_devices": float((self.gp.stuck.mean() + self.gn.stuck.mean()) / 2)}
