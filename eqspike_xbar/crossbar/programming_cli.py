@@ -40,8 +40,8 @@ def register(subparsers) -> None:
         q.add_argument("--edge", type=float, default=1e-9, help="rise/fall time (s, default 1e-9)")
         q.add_argument("--r-wire", type=float, default=1.0, help="word/bit-line segment resistance (ohm, default 1; 0 = ideal)")
         q.add_argument("--r-driver", type=float, default=0.0, help="line driver output resistance (ohm, default 0)")
-        q.add_argument("--delays", type=float, nargs=3, default=(-80e-9, 80e-9, 17), metavar=("FROM", "TO", "N"),
-                       help="pre->post delays (s): FROM TO N points (default -80e-9 80e-9 17)")
+        q.add_argument("--delays-ns", type=float, nargs=3, default=(-80.0, 80.0, 17), metavar=("FROM", "TO", "N"),
+                       help="pre->post delays (ns): FROM TO N points (default -80 80 17)")
         q.add_argument("--runs-dir", type=Path, default=Path("runs"), help="parent of the run folder (default runs)")
         q.add_argument("--run-id", help="run folder name (default <time>-program-<action>)")
         q.set_defaults(func=cmd_calibrate if name == "calibrate" else cmd_stdp)
@@ -62,13 +62,13 @@ def _setup(args, action: str):
 
     if args.rows < 1 or args.cols < 1 or args.rows * args.cols > 32 * 32:
         raise CircuitError(f"--rows/--cols must give 1..1024 cells (transients are slow), got {args.rows}x{args.cols}")
-    lo, hi, n = args.delays
+    lo, hi, n = args.delays_ns
     if n != int(n) or n < 1 or not hi >= lo:
-        raise CircuitError(f"--delays FROM TO N needs FROM <= TO and an integer N >= 1, got {args.delays}")
+        raise CircuitError(f"--delays-ns FROM TO N needs FROM <= TO and an integer N >= 1, got {args.delays_ns}")
     spec = CrossbarSpec(r_wordline=args.r_wire, r_bitline=args.r_wire, r_driver=args.r_driver)
     schemes = {s: Scheme(s, args.amplitude, args.width, args.edge) for s in SCHEME_NAMES}
     run_dir = new_run_dir(args.runs_dir, f"program-{action}", args.run_id)
-    return run_dir, spec, schemes, np.linspace(lo, hi, int(n))
+    return run_dir, spec, schemes, np.linspace(lo, hi, int(n)) * 1e-9
 
 
 def measure_stdp(shape, schemes, delays, spec, run_dir):
