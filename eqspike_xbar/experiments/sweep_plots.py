@@ -67,8 +67,9 @@ def _line(var: xr.DataArray, x: str, seeds: list[str], label: str):
             for i in range(v.sizes[s]):
                 ax.plot(pos, v.isel({s: i}).transpose(x).values, ".", color="0.6", ms=5,
                         label="single seeds" if i == 0 and s == seeds[0] else None)
-        ax.set_title(f"{v.sizes[seeds[0]] if len(seeds) == 1 else 'all'} seeds, "
-                     f"{int(n.min())}-{int(n.max())} ok per value", fontsize=9)
+        lo, hi = int(n.min()), int(n.max())
+        ax.set_title(f"{int(np.prod([v.sizes[s] for s in seeds]))} seeds, "
+                     f"{lo if lo == hi else f'{lo}-{hi}'} finished per value", fontsize=9)
         ax.legend(fontsize=8)
     else:
         ax.plot(pos, v.transpose(x).values, marker="o")
@@ -107,5 +108,5 @@ def _axis_ticks(axis, pos, ticks, coord):
 
 
 def _axis_label(coord: xr.DataArray) -> str:
-    keys = coord.attrs.get("config_keys", "")
-    return f"{coord.name} ({keys})" if keys and keys.replace(".", "_") != coord.name else str(coord.name)
+    axis, keys = coord.attrs.get("axis", str(coord.name)), coord.attrs.get("config_keys", "")
+    return f"{axis} ({keys})" if keys and keys != axis else axis
