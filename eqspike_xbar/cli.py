@@ -16,6 +16,7 @@ from .errors import EqSpikeXbarError
 
 # Modules providing `register(subparsers)`; each adds one or more sub-commands.
 COMMAND_MODULES = [
+    "eqspike_xbar.experiments.main_job",
     "eqspike_xbar.experiments.train",
     "eqspike_xbar.experiments.stdp",
     "eqspike_xbar.crossbar.cli",

@@ -8,7 +8,8 @@ matrices are recomputed exactly every ``refresh_every`` minibatch updates; in be
 the last exact ones plus the ideal change of the conductances since (first-order). At each
 refresh the backend records
 
-* the stale-matrix error: ‖W_exact − W_used‖ / ‖W_exact‖ just before the refresh replaced it;
+* the stale-matrix error: ‖W_exact − W_stale‖ / ‖W_exact‖, W_stale = the last exact matrices plus
+  the ideal change since, evaluated for the state the refresh replaces them in;
 * the forward/backward asymmetry ‖W_f − W_b‖ / ‖W_f‖ (EP assumes symmetric weights);
 * the IR-drop deviation ‖W_f − W_devices‖ / ‖W_devices‖ against the ideal matmul of the same G;
 * the read-energy split: a nodal solve of the rms input pattern read since the previous
@@ -83,8 +84,8 @@ class CircuitSynapses(DeviceSynapses):
             self._Wb = (self._wb_ref + delta).astype(self.dtype)
             return
         wf, wb, tiles = self._exact()
-        if self._since_refresh is not None:
-            self.stats["stale_error"].append(_rel(self._Wf, wf))
+        if self._since_refresh is not None:  # what the stale matrices would have given now
+            self.stats["stale_error"].append(_rel(self._wf_ref + (w_dev - self._w_dev_ref), wf))
         self.stats["asymmetry"].append(_rel(wf, wb))
         self.stats["ir_drop"].append(_rel(wf, w_dev))
         self._measure_energy_split(tiles)

@@ -1,0 +1,104 @@
+"""Sections and figures of the main job's report (see eqspike_xbar/report.py for the writer)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import report as R
+
+
+def build_report(run_dir: Path, base: dict, metrics: dict, trainers: dict, wall: dict, check, rule_stdp,
+                 spice_stdp, total_s: float):
+    cfg = next(iter(trainers.values())).cfg
+    sections = []
+    sections.append(("Run", "\n".join([
+        f"Data set `{cfg.data.name}` ({len(next(iter(trainers.values())).data.train)} training images), network "
+        f"{'-'.join(map(str, cfg.network.layers))}, {cfg.network.neuron} neurons, rule `{cfg.learning.rule}` "
+        f"({cfg.learning.nudging} nudging, {cfg.learning.pairing} pairing), seed {cfg.run.seed}, "
+        f"{cfg.learning.epochs} epochs; device `{cfg.synapses.device}`, w_max {cfg.synapses.w_max}.",
+        "",
+        f"Reproduce: `eqspike-xbar run --config {run_dir / 'config.toml'}` "
+        f"(written {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, {total_s:.0f} s in all).",
+    ])))
+
+    rows = []
+    for fid, ds in metrics.items():
+        rows.append([fid, f"{100 * float(ds.test_accuracy[-1]):.2f} %", f"{100 * float(ds.test_accuracy.max()):.2f} %",
+                     f"{100 * float(ds.validation_accuracy[-1]):.2f} %", str(len(ds.epoch)),
+                     f"{float(ds.epoch_time_s.mean()):.1f} s", f"{wall.get(fid, float('nan')):.0f} s"])
+    acc_md = R._table(["fidelity", "test (final)", "test (best epoch)", "validation", "epochs", "s per epoch",
+                       "wall time"], rows)
+    if "ideal" in metrics:
+        ref = float(metrics["ideal"].test_accuracy[-1])
+        acc_md += "\n\n" + "; ".join(
+            f"{f}: {100 * (float(ds.test_accuracy[-1]) - ref):+.2f} points against ideal"
+            for f, ds in metrics.items() if f != "ideal")
+    sections.append(("Accuracy", acc_md + "\n\n![learning curves](learning_curves.png)"))
+
+    fids = list(metrics)
+    energy_md = "Training, per image (last epoch):\n\n" + R._table(["component"] + fids, R.energy_rows(metrics, "energy_train"))
+    energy_md += "\n\nInference, per test image (free phase only):\n\n" + R._table(
+        ["component"] + fids, R.energy_rows(metrics, "energy_inference"))
+    energy_md += "\n\n" + R.reduction_statement(metrics)
+    e = cfg.energy
+    energy_md += (f"\n\nConstants: neuron update {R._fmt_j(e.neuron_update_J)}, spike {R._fmt_j(e.spike_J)}, "
+                  f"sense {R._fmt_j(e.sense_J)} per line read, GPU {R._fmt_j(e.gpu_J_per_mac)} per MAC, read pulse "
+                  f"{cfg.synapses.read_pulse_s:g} s (sources: eqspike_xbar/config.py, EnergyConfig). The `ideal` column's "
+                  "crossbar energy is the analytic estimate for its weights on the same device.")
+    sections.append(("Energy", energy_md + "\n\n![training energy](energy_train.png)\n\n![inference energy](energy_inference.png)"))
+
+    figures = {
+        "learning_curves.png": R.plot_learning_curves(metrics),
+        "energy_train.png": R.plot_energy(metrics, "energy_train"),
+        "energy_inference.png": R.plot_energy(metrics, "energy_inference"),
+    }
+    conductances = {f: [s.conductances() for s in t.net.synapses] for f, t in trainers.items()
+                    if hasattr(t.net.synapses[0], "conductances")}
+    if conductances:
+        figures["conductances.png"] = R.plot_conductances(conductances)
+        sections.append(("Conductances", "Final G+ and G− of every layer.\n\n![conductances](conductances.png)"))
+
+    if "circuit" in metrics:
+        ds = metrics["circuit"]
+        cc = cfg.synapses.circuit
+        last = ds.isel(epoch=-1)
+        rows = []
+        for layer in ds.layer.values:
+            d = last.sel(layer=layer)
+            rows.append([str(layer), f"{float(d.diag_asymmetry):.2e}", f"{float(d.diag_ir_drop):.3g}",
+                         f"{float(d.diag_stale_error_mean):.2e} / {float(d.diag_stale_error_max):.2e}",
+                         f"{float(d.diag_wire_share):.3g}", f"{int(d.diag_refreshes)}",
+                         f"{float(d.diag_spot_check_rel_diff):.1e}", f"{int(d.diag_spot_check_failures)}"])
+        circ = (f"Tiles of at most {cc.max_array_rows}×{cc.max_array_cols}, wire segments {cc.r_wordline_ohm:g} / "
+                f"{cc.r_bitline_ohm:g} Ω (word / bit line), driver {cc.r_driver_ohm:g} Ω, sense {cc.r_sense_ohm:g} Ω "
+                f"({cc.sense}), termination `{cc.termination}`; exact transfer matrices refreshed every "
+                f"{cc.refresh_every} minibatch updates.\n\n")
+        circ += R._table(["layer", "fwd/bwd asymmetry", "IR drop ‖W_f − W_G‖/‖W_G‖", "stale error mean / max",
+                          "wire share of read energy", "refreshes", "ngspice spot-check rel. diff", "spot-check failures"], rows)
+        if check is not None:
+            if check["error"]:
+                circ += f"\n\nngspice check of the trained conductances **failed**: {check['error']} — the fast solver's reads stand unchecked."
+            else:
+                circ += (f"\n\nngspice check of the trained conductances ({check['tile']}, spike-pattern inputs): "
+                         f"max relative difference {check['forward_rel_diff']:.1e} forward, "
+                         f"{check['backward_rel_diff']:.1e} backward (fast {check['forward_fast_s'] * 1e3:.0f} ms, "
+                         f"ngspice {check['forward_ngspice_s']:.2f} s). Netlists: `netlists/W1_tile0_*.cir` "
+                         "(run them with `ngspice -b`).")
+        sections.append(("Circuit", circ + "\n\n![circuit diagnostics](circuit_diagnostics.png)"))
+        figures["circuit_diagnostics.png"] = R.plot_circuit_diagnostics(ds)
+
+    figures["stdp.png"] = R.plot_stdp_curves(rule_stdp, spice_stdp)
+    stdp_md = ("Left: Δw of the learning rule against the measured spike-time difference (pairing protocol, "
+               "`eqspike-xbar stdp`). ")
+    if spice_stdp is not None:
+        peak = float(np.abs(spice_stdp.dG_S).max())
+        stdp_md += (f"Right: ΔG of the selected VTEAM device in an 8×8 array for one coincidence event against the "
+                    f"delay between the pre (row) and post (column) pulses, from ngspice transients; largest |ΔG| "
+                    f"{peak * 1e6:.3g} µS at full overlap, zero once the pulses no longer overlap.")
+    else:
+        stdp_md += "The circuit-level curve could not be measured (see the log)."
+    sections.append(("STDP", stdp_md + "\n\n![STDP](stdp.png)"))
+    return R.write_report(run_dir, f"eqspike-xbar main job: {run_dir.name}", sections, figures)
