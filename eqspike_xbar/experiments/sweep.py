@@ -216,6 +216,9 @@ class Sweep:
         from tqdm import tqdm
 
         todo = self.todo(retry_failed)
+        if not todo:
+            write_status(self.path, "finished", **self.counts())
+            return self.dataset()
         write_status(self.path, "running", **self.counts())
         futures = {client.submit(run_point, p.config, str(self.point_dir(p).resolve()), pure=False,
                                  key=f"{self.path.name}/{p.pid}-{time.time_ns()}"): p for p in todo}
@@ -330,7 +333,9 @@ def cmd_sweep(args) -> int:
         spec = load_sweep(args.sweep_file, [parse_override(s) for s in args.set])
         spec.points()
     t0 = time.perf_counter()
-    with dask_client(args.scheduler, args.workers, args.connect_timeout) as client:
+    nothing_to_do = args.resume and not sweep.todo(args.retry_failed)
+    with contextlib.nullcontext() if nothing_to_do else dask_client(args.scheduler, args.workers,
+                                                                       args.connect_timeout) as client:
         if not args.resume:
             sweep = Sweep.create(spec, args.runs_dir, args.sweep_id)
         log.info("sweep folder: %s (%d points, %d to run)", sweep.path, len(sweep.points),
