@@ -108,5 +108,5 @@ def _axis_ticks(axis, pos, ticks, coord):
 
 
 def _axis_label(coord: xr.DataArray) -> str:
-    axis, keys = coord.attrs.get("axis", str(coord.name)), coord.attrs.get("config_keys", "")
-    return f"{axis} ({keys})" if keys and keys != axis else axis
+    """The axis as written in the sweep file (a config key or an alias; the Dataset has the keys)."""
+    return str(coord.attrs.get("axis", coord.name))

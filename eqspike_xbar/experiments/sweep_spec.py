@@ -29,16 +29,22 @@ import tomli_w
 
 from ..config import ExperimentConfig, config_from_dict
 from ..config_tools import merge, read_toml
-from ..errors import ConfigError
+from ..errors import ConfigError, EqSpikeXbarError
 
 # Short names for the usual nonidealities, each setting one or more config keys at once.
-# Only aliases whose targets exist in ExperimentConfig belong here (a test checks it).
-# To add once the circuit/device backends have the keys, e.g.:
-#   "wire_resistance_ohm": ("synapses.circuit.r_wordline_ohm", "synapses.circuit.r_bitline_ohm"),
-#   "array_size": ("synapses.circuit.max_array_rows", "synapses.circuit.max_array_cols"),
-#   "c2c_sigma": ("synapses.device_overrides.noise.c2c_sigma",),
+# Only aliases whose targets exist belong here (a test checks them against ExperimentConfig
+# and the device-model schema). Not expressible as an alias: the on/off ratio (sweep
+# synapses.device_overrides.conductance.gmin_S or gmax_S directly).
+_DEV = "synapses.device_overrides."
 ALIASES: dict[str, tuple[str, ...]] = {
     "seeds": ("run.seed",),
+    "wire_resistance_ohm": ("synapses.circuit.r_wordline_ohm", "synapses.circuit.r_bitline_ohm"),
+    "array_size": ("synapses.circuit.max_array_rows", "synapses.circuit.max_array_cols"),
+    "levels": (_DEV + "conductance.levels", _DEV + "conductance.levels_ltd"),
+    "c2c_sigma": (_DEV + "noise.c2c_sigma",),
+    "read_noise_sigma": (_DEV + "noise.read_sigma",),
+    "d2d_g_rel": (_DEV + "d2d.gmin_rel", _DEV + "d2d.gmax_rel"),
+    "stuck_at_rate": (_DEV + "faults.stuck_gmin_rate", _DEV + "faults.stuck_gmax_rate"),  # each kind
 }
 
 # Dimension names that differ from the axis name made NetCDF-safe.
@@ -92,7 +98,7 @@ class SweepSpec:
 
     def points(self) -> list[Point]:
         """Every grid point with its validated config (raises ConfigError on the first bad one)."""
-        out = []
+        out, checked = [], set()
         width = max(4, len(str(int(np.prod(self.shape)) - 1)))
         for flat, index in enumerate(itertools.product(*(range(n) for n in self.shape))):
             d = self.base
@@ -103,7 +109,9 @@ class SweepSpec:
                     d = merge(d, nested(key, value))
                 parts.append(f"{axis.dim}={toml_value(value)}")
             label = ", ".join(parts)
-            cfg = config_from_dict(d, f"{self.source or 'sweep'}: point {label}")
+            where = f"{self.source or 'sweep'}: point {label}"
+            cfg = config_from_dict(d, where)
+            _check_device(cfg, where, checked)
             out.append(Point(index, f"p{flat:0{width}d}", label, cfg.to_dict()))
         return out
 
@@ -113,6 +121,25 @@ class SweepSpec:
 
 
 # ------------------------------------------------------------------ helpers
+def _check_device(cfg, where: str, checked: set) -> None:
+    """Device-model overrides are a free-form table: check them against the device schema now
+    (not in a worker, after the cluster has started)."""
+    syn = cfg.synapses
+    overrides = getattr(syn, "device_overrides", None)
+    if not overrides:
+        return
+    key = (syn.device, toml_value(overrides))
+    if key in checked:
+        return
+    from ..synapses.device import resolve_device
+
+    try:
+        resolve_device(syn.device, overrides)
+    except EqSpikeXbarError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    checked.add(key)
+
+
 def toml_value(v: Any) -> str:
     """A value as one line of TOML (``0.5``, ``"x"``, ``[64, 16, 10]``, ``{a = 1}``)."""
     if isinstance(v, (list, tuple)):

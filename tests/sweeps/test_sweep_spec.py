@@ -63,11 +63,30 @@ def test_bad_sweeps_fail_before_anything_runs(doc, message):
     assert "\n" not in str(err.value)
 
 
-def test_aliases_exist_in_the_config():
-    assert ALIASES["seeds"] == ("run.seed",)
-    for name, keys in ALIASES.items():
-        for k in keys:
-            assert key_error(k) is None, f"alias {name}: {key_error(k)}"
+ALIAS_SAMPLES = {"seeds": 3, "wire_resistance_ohm": 2.5, "array_size": 64, "levels": 32, "c2c_sigma": 0.01,
+                 "read_noise_sigma": 0.02, "d2d_g_rel": 0.1, "stuck_at_rate": 0.01}
+
+
+@pytest.mark.parametrize("name", sorted(ALIASES))
+def test_aliases_set_keys_that_exist(name):
+    """Every alias target is a config key, and device-model keys exist in the device schema."""
+    for k in ALIASES[name]:
+        assert key_error(k) is None, f"alias {name}: {key_error(k)}"
+    spec = parse_sweep({"set": {"synapses.device": "ag_asi"}, "axes": {name: [ALIAS_SAMPLES[name]]}}, "s.toml")
+    (point,) = spec.points()  # validated, device overrides included
+    for k in ALIASES[name]:
+        node = point.config
+        for part in k.split("."):
+            node = node[part]
+        assert node == ALIAS_SAMPLES[name]
+
+
+def test_device_override_keys_checked_before_running():
+    with pytest.raises(ConfigError, match=r"s.toml: point synapses_device_overrides_noise_c2c_sigmaa=0.1: "
+                                          r"synapses.device_overrides: .*c2c_sigmaa"):
+        parse_sweep({"axes": {"synapses.device_overrides.noise.c2c_sigmaa": [0.1]}}, "s.toml").points()
+    with pytest.raises(ConfigError, match="point levels=1: .*levels"):
+        parse_sweep({"axes": {"levels": [64, 1]}}, "s.toml").points()
 
 
 def test_alias_sets_every_target_key(monkeypatch):
