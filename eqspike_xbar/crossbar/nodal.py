@@ -107,7 +107,7 @@ class NodalModel:
             add(self.lr[:, 0], self.drive, 1.0 / p.r_drive)
         if p.r_sense > 0:
             add(self.lc[-1, :], self.sense, 1.0 / p.r_sense)
-        return [np.concatenate(x) if x else np.zeros(0) for x in (a, b, g)]
+        return [np.concatenate(x) if x else np.zeros(0, dtype=dt) for x, dt in ((a, int), (b, int), (g, float))]
 
     def _stamp(self, a, b, g) -> sp.csr_matrix:
         rows = np.concatenate([a, b, a, b])

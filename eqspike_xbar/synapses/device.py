@@ -16,6 +16,10 @@ asymmetric, bounded, C2C noise, stuck devices, ...), so the weight actually appl
 from the rule's wish exactly where the device is not ideal. With the ternary post factor and
 lr chosen so that one coincidence asks for one pulse step, n is the coincidence count.
 
+Half-select disturb (``[half_select]`` of the device TOML, calibrated by ``eqspike-xbar program
+calibrate``): every pulse also disturbs the other devices of its row and column as if the
+pulses were applied one coincidence at a time (devices.model.half_select_counts).
+
 Reads use conductances read with read noise, sampled once per minibatch (the state a whole
 relaxation sees); the device read energy is V_read²·t·Σ G over the cells of every read pulse.
 """
@@ -119,6 +123,12 @@ class DeviceSynapses(SynapseLayer):
         dw = np.asarray(scale, dtype=row_events.dtype) * (row_events.T @ col_events)
         n = self.pulse_counts(dw)
         e = self.gp.apply_pulses(n) + self.gn.apply_pulses(-n)
+        hs = self.params.half_select
+        if hs.set_rel > 0 or hs.reset_rel > 0 or hs.voltage_V > 0:  # half-selected devices of every pulse
+            from ..devices.model import half_select_counts
+
+            for arr, pulses in ((self.gp, n), (self.gn, -n)):
+                e += arr.apply_half_select(*half_select_counts(pulses, hs.scheme or "V/2"))
         self.counters["programming_J"] += e
         self.counters["pulses"] += 2 * int(np.abs(n).sum())
         self._refresh()
