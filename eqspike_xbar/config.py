@@ -156,6 +156,9 @@ class CircuitConfig:
     refresh_every: int = 10
     """Minibatch updates between refreshes of the exact forward/backward transfer matrices
     (between refreshes, the stale matrices plus the ideal change of the updates are used)."""
+    energy_split_every: int = 10
+    """Exact refreshes between nodal solves that split the read energy into cells and wires
+    (a solve per tile costs about as much as its transfer matrix)."""
     spot_checks: int = 2
     """ngspice spot-checks of the fast solver per run (one tile, a few input vectors); 0: none."""
     spot_check_size: int = 32
@@ -169,8 +172,9 @@ class CircuitConfig:
             raise ConfigError("synapses.circuit.r_access_ohm must be > 0 ohm")
         if self.max_array_rows < 1 or self.max_array_cols < 1:
             raise ConfigError("synapses.circuit.max_array_rows/cols must be >= 1")
-        if self.refresh_every < 1 or self.spot_checks < 0 or self.spot_check_size < 2:
-            raise ConfigError("synapses.circuit.refresh_every must be >= 1, spot_checks >= 0, spot_check_size >= 2")
+        if self.refresh_every < 1 or self.energy_split_every < 1 or self.spot_checks < 0 or self.spot_check_size < 2:
+            raise ConfigError("synapses.circuit.refresh_every and energy_split_every must be >= 1, "
+                              "spot_checks >= 0, spot_check_size >= 2")
 
 
 @dataclass

@@ -6,11 +6,13 @@
 #
 #   scripts/setup.sh            # system packages (needs root or sudo) + .venv
 #   SKIP_APT=1 scripts/setup.sh # only the virtual environment
+#   EXTRAS=test,osdi scripts/setup.sh  # optional extras to install (default: test)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv=${VENV:-$here/.venv}
 python=${PYTHON:-python3}
+extras=${EXTRAS:-test}
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -79,7 +81,7 @@ install_system_packages() {
 install_venv() {
     local stamp=$venv/.eqspike-xbar-setup
     local want
-    want=$(cat "$here/pyproject.toml" | sha256sum | cut -c1-16)
+    want=$( (cat "$here/pyproject.toml"; echo "extras=$extras") | sha256sum | cut -c1-16)
     if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         say "virtual environment $venv is up to date"
         return
@@ -90,7 +92,7 @@ install_venv() {
     fi
     say "installing eqspike-xbar and its dependencies into $venv"
     "$venv/bin/python" -m pip install -q --upgrade pip
-    "$venv/bin/python" -m pip install -q -e "$here[test]"
+    "$venv/bin/python" -m pip install -q -e "$here[$extras]"
     echo "$want" > "$stamp"
 }
 

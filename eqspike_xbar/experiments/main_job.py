@@ -21,9 +21,9 @@ import xarray as xr
 
 from .. import io
 from ..config import config_from_dict, default_config_path, load_config
-from ..config_tools import merge, parse_override, read_toml
+from ..config_tools import merge
 from ..errors import EqSpikeXbarError, RunFolderError
-from .runs import new_run_dir, write_status
+from .runs import new_run_dir, overrides_from_args, resume_config, write_status
 from .train import Trainer
 
 log = logging.getLogger(__name__)
@@ -109,14 +109,10 @@ def cmd_run(args) -> int:
     bad = [f for f in fidelities if f not in FIDELITIES]
     if bad or not fidelities:
         raise RunFolderError(f"--fidelities {args.fidelities!r}: choose from {', '.join(FIDELITIES)}")
-    overrides = [parse_override(s) for s in args.set]
-    if args.data_dir:
-        overrides.append({"data": {"data_dir": args.data_dir}})
+    overrides = overrides_from_args(args)
     if args.resume:
         run_dir = Path(args.resume)
-        if not (run_dir / "config.toml").is_file():
-            raise RunFolderError(f"{run_dir} is not a main-job run folder (no config.toml): nothing to resume")
-        base = read_toml(run_dir / "config.toml", error=RunFolderError)
+        base = resume_config(run_dir, overrides)
     else:
         cfg = load_config(args.config or default_config_path("main_digits.toml"), overrides)
         for fid in fidelities:  # every fidelity's config must be valid before anything runs

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from .. import io
+from ..config_tools import merge, parse_override, read_toml
 from ..errors import RunFolderError
 from ..validation import safe_identifier
 
@@ -45,3 +46,22 @@ def read_status(run_dir) -> dict:
         return json.loads(p.read_text())
     except (OSError, ValueError):
         return {}
+
+
+def overrides_from_args(args) -> list[dict]:
+    """The ``--set KEY=VALUE`` (and ``--data-dir``) options of a command as config overrides."""
+    out = [parse_override(s) for s in getattr(args, "set", [])]
+    if getattr(args, "data_dir", None):
+        out.append({"data": {"data_dir": args.data_dir}})
+    return out
+
+
+def resume_config(run_dir, overrides: list[dict] = ()) -> dict:
+    """The resolved config of an existing run folder, with ``overrides`` merged in."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.toml").is_file():
+        raise RunFolderError(f"{run_dir} is not a run folder (no config.toml): nothing to resume")
+    base = read_toml(run_dir / "config.toml", error=RunFolderError)
+    for o in overrides:
+        base = merge(base, o)
+    return base

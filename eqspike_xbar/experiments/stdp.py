@@ -26,11 +26,10 @@ import xarray as xr
 
 from .. import io
 from ..config import load_config
-from ..config_tools import parse_override
 from ..errors import ConfigError
 from ..eqspike.neurons import leaky_step, make_encoder
 from ..eqspike.rules import post_factor
-from .runs import new_run_dir, write_status
+from .runs import new_run_dir, overrides_from_args, write_status
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +136,7 @@ def register(sub) -> None:
 
 
 def cmd_stdp(args) -> int:
-    cfg = load_config(args.config, [parse_override(s) for s in args.set])
+    cfg = load_config(args.config, overrides_from_args(args))
     ds = measure_stdp(cfg, args.window, args.width, args.amplitude, args.weight, args.dt, args.phase, cfg.run.seed)
     run_dir = new_run_dir(args.runs_dir, "stdp")
     io.write_text(run_dir / "config.toml", cfg.to_toml())

@@ -21,12 +21,11 @@ import xarray as xr
 
 from .. import io
 from ..config import ExperimentConfig, config_from_dict, load_config
-from ..config_tools import parse_override, read_toml
 from ..data import load_dataset
 from ..energy import COMPONENTS, energy_breakdown, reset_counters
 from ..eqspike import EqSpikeNetwork
 from ..errors import RunFolderError, TrainingDiverged
-from .runs import new_run_dir, read_status, write_status
+from .runs import new_run_dir, overrides_from_args, read_status, resume_config, write_status
 
 log = logging.getLogger(__name__)
 
@@ -244,18 +243,10 @@ def register(sub) -> None:
 def cmd_train(args) -> int:
     from threadpoolctl import threadpool_limits
 
-    overrides = [parse_override(s) for s in args.set]
-    if args.data_dir:
-        overrides.append({"data": {"data_dir": args.data_dir}})
+    overrides = overrides_from_args(args)
     if args.resume:
         run_dir = Path(args.resume)
-        if not (run_dir / "config.toml").is_file():
-            raise RunFolderError(f"{run_dir} is not a run folder (no config.toml): nothing to resume")
-        base = read_toml(run_dir / "config.toml", error=RunFolderError)
-        from ..config_tools import merge
-
-        for o in overrides:
-            base = merge(base, o)
+        base = resume_config(run_dir, overrides)
         cfg = config_from_dict(base, str(run_dir / "config.toml"))
     else:
         cfg = load_config(args.config, overrides)

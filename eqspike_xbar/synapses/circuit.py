@@ -12,9 +12,9 @@ refresh the backend records
   the ideal change since, evaluated for the state the refresh replaces them in;
 * the forward/backward asymmetry ‖W_f − W_b‖ / ‖W_f‖ (EP assumes symmetric weights);
 * the IR-drop deviation ‖W_f − W_devices‖ / ‖W_devices‖ against the ideal matmul of the same G;
-* the read-energy split: a nodal solve of the rms input pattern read since the previous
-  refresh gives the power in the cells and in the wires/drivers/sense resistors relative to
-  V²·Σ G of the ideal read; the reads until the next refresh are booked with these factors.
+* the read-energy split (every ``energy_split_every``-th refresh): a nodal solve of the rms
+  input pattern read so far gives the power in the cells and in the wires/drivers/sense
+  resistors relative to V²·Σ G of the ideal read; later reads are booked with these factors.
 
 ngspice spot-checks: ``spot_checks`` times per run (first refresh, then every 50th), one
 sub-array of ``spot_check_size``² of G+ is read with three input vectors by the fast solver
@@ -88,7 +88,8 @@ class CircuitSynapses(DeviceSynapses):
             self.stats["stale_error"].append(_rel(self._wf_ref + (w_dev - self._w_dev_ref), wf))
         self.stats["asymmetry"].append(_rel(wf, wb))
         self.stats["ir_drop"].append(_rel(wf, w_dev))
-        self._measure_energy_split(tiles)
+        if self.refreshes % self.cc.energy_split_every == 0:
+            self._measure_energy_split(tiles)
         self._spot_check()
         self._wf_ref, self._wb_ref, self._w_dev_ref = wf, wb, w_dev
         self._Wf, self._Wb = wf.astype(self.dtype), wb.astype(self.dtype)

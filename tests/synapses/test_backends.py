@@ -85,7 +85,8 @@ def test_circuit_read_energy_equals_device_plus_wire_dissipation():
     w = rng.uniform(-0.2, 0.2, (40, 24)).astype(np.float32)
     syn = layer("circuit", w, device="taox_hfox", w_max=[0.2], effects_off=NOISE_OFF,
                 circuit={"r_wordline_ohm": 20.0, "r_bitline_ohm": 20.0, "max_array_rows": 32,
-                         "max_array_cols": 16, "refresh_every": 1, "spot_checks": 0})
+                         "max_array_cols": 16, "refresh_every": 1, "energy_split_every": 1,
+                         "spot_checks": 0})
     x = (rng.random((1, 40)) < 0.5).astype(np.float32)
     syn.reset_counters()
     syn.forward(x)
