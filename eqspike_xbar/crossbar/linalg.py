@@ -12,6 +12,7 @@ import ctypes
 import hashlib
 import logging
 import os
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -98,11 +99,13 @@ class _Handle:
 
 
 _HANDLES: "OrderedDict[tuple, _Handle]" = OrderedDict()
-_MAX_HANDLES = 8
+_MAX_HANDLES = 16
 
 
 def _handle(U: sp.csr_matrix, schur_size: int) -> _Handle:
-    key = (U.shape[0], schur_size, hashlib.sha1(U.indptr.tobytes() + U.indices.tobytes()).hexdigest())
+    # one PARDISO instance per thread: tiles may be factored by several threads at once
+    key = (threading.get_ident(), U.shape[0], schur_size,
+           hashlib.sha1(U.indptr.tobytes() + U.indices.tobytes()).hexdigest())
     h = _HANDLES.get(key)
     if h is None:
         h = _HANDLES[key] = _Handle(U.indptr.astype(np.int32), U.indices.astype(np.int32),

@@ -93,7 +93,6 @@ class DeviceArray:
             self._dir[name] = {"em": em, "c": -p / bs, "k": -bs / p, "s": self._dg / em, "p": p}
         # selecting per pulse direction: value = ltd + [n > 0]·(ltp − ltd)
         self._dir["diff"] = {k: self._dir["ltp"][k] - self._dir["ltd"][k] for k in self._dir["ltp"]}
-        self._buf = {k: np.empty(self.shape) for k in ("a", "b", "x", "g1", "tmp")}
         self._t = np.zeros(self.shape)  # time since last programming (s)
         self._t_any = False
         self.energy_J = 0.0  # programming energy spent so far (J)
@@ -134,7 +133,8 @@ class DeviceArray:
         """Apply ``n`` identical pulses per device (signed ints; + LTP/SET, − LTD/RESET).
 
         Returns the programming energy of these pulses (J): per pulse |V|·I(V)·width at the
-        mean of the conductance before and after (stuck devices take the pulses too).
+        mean of the conductance before and after (stuck devices take the pulses too). Only
+        the devices with n != 0 are computed (training pulses a few % of an array at a time).
         """
         n = np.asarray(n)
         if n.shape != self.shape:
@@ -142,66 +142,41 @@ class DeviceArray:
         if n.dtype.kind not in "iu":
             if n.dtype.kind != "f" or not np.all(np.isfinite(n)) or np.any(n != np.rint(n)):
                 raise DeviceModelError("pulse counts must be integers (signed: + LTP, − LTD)")
-        d, e, buf = self._dev, self.effects, self._buf
-        pos = n > 0
-        active = (n != 0) & self._movable
+        idx = np.flatnonzero(n)
+        if idx.size == 0:
+            return 0.0
+        d, e = self._dev, self.effects
+        nf = n.reshape(-1)[idx].astype(float)
+        pos = nf > 0
+
+        def take(a):
+            return a.reshape(-1)[idx]
+
+        def pick(key):  # per-device constant of each pulsed device's direction
+            return np.where(pos, take(self._dir["ltp"][key]), take(self._dir["ltd"][key]))
+
+        g_flat = self._g.reshape(-1)  # a view: the state is updated in place
+        g0 = g_flat[idx]
+        movable = take(self._movable)
         if self._t_any:  # commit the drift of the devices about to be programmed
-            np.copyto(self._g, self.conductance(), where=active)
-            self._t[n != 0] = 0.0
-        nf = buf["tmp"]
-        np.copyto(nf, n, casting="unsafe")
-        sel = buf["a"]
-
-        def pick(key):  # per-device constant of each device's pulse direction
-            np.multiply(pos, self._dir["diff"][key], out=sel)
-            np.add(sel, self._dir["ltd"][key], out=sel)
-            return sel
-
-        g0 = self._g
-        x = buf["x"]
-        np.subtract(g0, d["gmin"], out=x)
-        x /= self._dg
-        np.minimum(x, 1.0, out=x)
-        np.maximum(x, 0.0, out=x)
-        x *= pick("em")
-        x += 1.0
-        np.log(x, out=x)
-        x *= pick("c")  # pulse position on this direction's curve
+            g0 = np.where(movable, self._drifted(g0, take(self._t), take(d["gmin"]), take(d["nu"])), g0)
+            self._t.reshape(-1)[idx] = 0.0
+        gmin = take(d["gmin"])
+        x = np.clip((g0 - gmin) / take(self._dg), 0.0, 1.0)
+        x = pick("c") * np.log1p(x * pick("em"))  # pulse position on this direction's curve
         if e.quantization:
-            self._stochastic_round(x)
-        x += nf
-        np.minimum(x, pick("p"), out=x)
-        np.maximum(x, 0.0, out=x)
-        g1 = buf["g1"]
-        np.multiply(x, pick("k"), out=g1)
-        np.exp(g1, out=g1)
-        g1 -= 1.0
-        g1 *= pick("s")
-        g1 += d["gmin"]
+            x = self._stochastic_round(x)
+        x = np.clip(x + nf, 0.0, pick("p"))
+        g1 = gmin + pick("s") * np.expm1(x * pick("k"))
         if e.c2c:
-            noise = buf["b"]
-            self.rng.standard_normal(out=noise)
-            np.abs(nf, out=sel)
-            np.sqrt(sel, out=sel)
-            sel *= d["c2c"]
-            noise *= sel
-            g1 += noise
-        g1 -= g0  # keep inactive (unpulsed or stuck) devices: g0 + active·(g1 − g0)
-        g1 *= active
-        g1 += g0
-        np.minimum(g1, d["gmax"], out=g1)
-        np.maximum(g1, d["gmin"], out=g1)
-        np.add(g0, g1, out=x)  # for the energy: G before + after
-        np.maximum(nf, 0.0, out=sel)
-        up = float(np.vdot(sel, x))
-        n_up = float(sel.sum())
-        np.minimum(nf, 0.0, out=sel)
-        down = -float(np.vdot(sel, x))
-        n_down = -float(sel.sum())
+            g1 += self.rng.standard_normal(idx.size) * np.sqrt(np.abs(nf)) * take(d["c2c"])
+        g1 = np.clip(np.where(movable, g1, g0), gmin, take(d["gmax"]))
+        both = g0 + g1  # for the energy: G before + after
+        up, down = float(np.sum(nf[pos] * both[pos])), float(-np.sum(nf[~pos] * both[~pos]))
         energy = 0.5 * (self._e_ltp * up + self._e_ltd * down)
-        self._g, buf["g1"] = g1, g0
+        g_flat[idx] = g1
         self.energy_J += energy
-        self.pulses += int(n_up + n_down)
+        self.pulses += int(np.abs(nf).sum())
         return energy
 
     def apply_half_select(self, n_set, n_reset) -> float:
@@ -239,20 +214,14 @@ class DeviceArray:
         self.energy_J += energy
         return energy
 
-    def _stochastic_round(self, x) -> None:
-        """Round the pulse position to the integer grid, up with probability = fraction."""
-        frac = self._buf["b"]
-        np.add(x, 1e-9, out=frac)
-        np.floor(frac, out=frac)
-        np.subtract(x, frac, out=x)  # x := fraction, frac := floor
-        x[x < 1e-9] = 0.0
-        if x.max() > 0.0:
-            u = self._buf["g1"]
-            self.rng.random(out=u)
-            np.less(u, x, out=u, casting="unsafe")
-            np.add(frac, u, out=x)
-        else:
-            np.copyto(x, frac)
+    def _stochastic_round(self, x: np.ndarray) -> np.ndarray:
+        """The pulse positions rounded to the integer grid, up with probability = fraction."""
+        low = np.floor(x + 1e-9)
+        frac = x - low
+        frac[frac < 1e-9] = 0.0
+        if frac.max(initial=0.0) > 0.0:
+            low += self.rng.random(x.shape) < frac
+        return low
 
     # -- time and reads ----------------------------------------------------------------
     def advance_time(self, dt_s: float) -> None:
@@ -267,10 +236,14 @@ class DeviceArray:
         if not (self._t_any and self.effects.drift and self.params.drift.nu > 0):
             return self._g.copy()
         d = self._dev
+        return np.where(d["stuck"], self._g, self._drifted(self._g, self._t, d["gmin"], d["nu"]))
+
+    def _drifted(self, g, t, gmin, nu):
+        """G − Gmin relaxed by ((t + t0)/t0)^(−nu) after t seconds (no drift when switched off)."""
+        if not (self.effects.drift and self.params.drift.nu > 0):
+            return g
         t0 = self.params.drift.t0_s
-        factor = ((self._t + t0) / t0) ** (-d["nu"])
-        g = d["gmin"] + (self._g - d["gmin"]) * factor
-        return np.where(d["stuck"], self._g, g)
+        return gmin + (g - gmin) * ((t + t0) / t0) ** (-nu)
 
     def read(self) -> np.ndarray:
         """Conductance (S) as read once: relative Gaussian read noise when enabled."""

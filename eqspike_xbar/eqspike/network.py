@@ -97,6 +97,8 @@ class EqSpikeNetwork:
         ``repeats``: phases that replay the same input (counted as reads and spikes that many times)."""
         syn0 = self.synapses[0]
         if self.encoder.sends_state:  # rate neurons: rho(x) = x at every step, read once
+            if not weights_fixed:
+                return [(x, None)] * steps
             d = syn0.forward(x)
             for _ in range(steps * repeats - 1):  # physically, the input is read at every step
                 syn0._count_read(x, "forward")
@@ -199,10 +201,12 @@ class EqSpikeNetwork:
                 bias_sums[k] += db
 
         K = self.net.nudged_steps
-        schedule = self._input_schedule(x_in, acc_in, K + 1, rng, weights_fixed=not continual, repeats=reps)
-        for s_in, d_in in schedule[:K]:
+        schedule = self._input_schedule(x_in, acc_in, K, rng, weights_fixed=not continual, repeats=reps)
+        for s_in, d_in in schedule:
             if d_in is None:  # continual updates: read the input through the current weights
                 d_in = self.synapses[0].forward(s_in)
+                for _ in range(reps - 1):  # every phase reads it
+                    self.synapses[0]._count_read(s_in, "forward")
             spikes, h_new = self._step(h, acc, s_in, d_in, reps, beta_col, y, rng)
             if not contrastive:
                 if not causal:
@@ -213,8 +217,12 @@ class EqSpikeNetwork:
                     pending = (h, h_new)
             h = h_new
         if pending is not None:  # the spikes emitted from the final state carry the last change
+            s_in = x_in if self.encoder.sends_state else self.encoder.step(x_in, acc_in, rng)
             spikes = [self.encoder.step(h[l], None if acc is None else acc[l], rng) for l in range(L)]
-            record(self._two_factor_events(schedule[K][0], spikes, *pending, sigma, reps))
+            if not self.encoder.sends_state:
+                self.counters["spikes"] += int(np.count_nonzero(s_in)) * reps + sum(
+                    int(np.count_nonzero(sp)) for sp in spikes)
+            record(self._two_factor_events(s_in, spikes, *pending, sigma, reps))
 
         if contrastive:
             self._apply(self._contrastive_events(x, state, h, sigma, P), scales)

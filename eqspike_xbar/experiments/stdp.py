@@ -12,7 +12,8 @@ two-factor rule with the configured post factor:
     dw = sum_t  s_i(t) q(dh_j(t))   [pre spike x post state change]
        + sum_t  q(dh_i(t)) s_j(t)   [post spike x pre state change; the shared-weight term]
 
-The x axis is the *measured* spike-time difference t_post - t_pre (first spikes), in steps
+Spikes are paired with state changes as in training (``learning.pairing``). The x axis is
+the *measured* spike-time difference t_post - t_pre (first spikes), in steps
 and in seconds (``--dt``, the duration of one network step). Pairings in which a neuron
 fired no spike or more than one are dropped and counted.
 """
@@ -41,6 +42,8 @@ def measure_stdp(cfg, window: int = 15, width: int = 4, amplitude: float = 0.3, 
         raise ConfigError("the STDP curve needs spiking neurons (network.neuron = 'spiking')")
     if width < 1 or amplitude <= 0 or window < 1:
         raise ConfigError("stdp: --width and --window must be >= 1 and --amplitude > 0")
+    if not 0 <= phase < 1 or dt_s <= 0:
+        raise ConfigError(f"stdp: --phase must be in [0, 1) and --dt > 0 s, got {phase} and {dt_s}")
     eps, lc = cfg.network.eps, cfg.learning
     enc = make_encoder("spiking", cfg.network.encoder)
     rng = np.random.default_rng(seed)
@@ -56,24 +59,31 @@ def measure_stdp(cfg, window: int = 15, width: int = 4, amplitude: float = 0.3, 
 
     h = np.zeros((2, B))  # states of (pre, post)
     acc = np.full((2, B), phase) if enc.init((2, B), rng, np.float64) is not None else None
-    spikes = np.zeros((T, 2, B))
-    dw_a = np.zeros(B)  # pre spike x post change
-    dw_b = np.zeros(B)  # post spike x pre change
+    spikes = np.zeros((T + 1, 2, B))
+    q = np.zeros((T, 2, B))  # post factor of each step's state change
     for k in range(T):
         s = enc.step(h, acc, rng)
         spikes[k] = s
         drive = np.stack([drive_pre[k] + weight * s[1], drive_post[k] + weight * s[0]])
         h_new = leaky_step(h, drive, eps)
-        q = post_factor(h_new - h, lc.post_factor, lc.ternary_threshold, lc.ternary_scale)
-        dw_a += s[0] * q[1]
-        dw_b += q[0] * s[1]
+        q[k] = post_factor(h_new - h, lc.post_factor, lc.ternary_threshold, lc.ternary_scale)
         h = h_new
+    spikes[T] = enc.step(h, acc, rng)
+    # the network's pairing: a spike with the change of the step it is delivered in
+    # ('same_step'), or with the change that led to the state it was emitted from ('causal')
+    paired = spikes[1:] if lc.pairing == "causal" else spikes[:T]
+    dw_a = np.sum(paired[:, 0] * q[:, 1], axis=0)  # pre spike x post change
+    dw_b = np.sum(q[:, 0] * paired[:, 1], axis=0)  # post spike x pre change
+    spikes = spikes[:T]
 
     n_spikes = spikes.sum(0)  # (2, B)
     ok = (n_spikes == 1).all(0)
     t_first = spikes.argmax(0)  # first spike time of each neuron
     dt_steps = (t_first[1] - t_first[0]).astype(int)
     keep = np.flatnonzero(ok)
+    if keep.size == 0:
+        raise ConfigError("stdp: no pairing fired exactly one spike per neuron: choose --amplitude, --width "
+                          "and --phase with phase + amplitude x width in [1, 2)")
     # several onset offsets can give the same spike-time difference: average them
     uniq = np.unique(dt_steps[keep])
     def per_dt(v):
@@ -92,7 +102,7 @@ def measure_stdp(cfg, window: int = 15, width: int = 4, amplitude: float = 0.3, 
         ds[v].attrs["units"] = "weight change before the learning-rate factor lr/(B beta P)"
     ds.attrs.update(
         protocol="one rectangular input pulse per neuron, post onset shifted against pre",
-        eps=eps, encoder=cfg.network.encoder, post_factor=lc.post_factor,
+        eps=eps, encoder=cfg.network.encoder, post_factor=lc.post_factor, pairing=lc.pairing,
         ternary_threshold=lc.ternary_threshold, ternary_scale=lc.ternary_scale,
         pulse_amplitude=amplitude, pulse_width_steps=width, accumulator_phase=phase, coupling_weight=weight, dt_s=dt_s,
         pairings=B, pairings_dropped=int(B - len(keep)),

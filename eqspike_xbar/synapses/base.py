@@ -86,9 +86,13 @@ class SynapseLayer(ABC):
         sums = self.line_conductance_sums()
         if sums is not None:
             rows, cols = sums
-            e = self.read_pulse_V**2 * self.read_pulse_s * (self._pending["forward"] @ rows + self._pending["backward"] @ cols)
-            self.counters["device_read_J"] += float(e)
+            k = self.read_pulse_V**2 * self.read_pulse_s
+            self._book_read_energy(k * float(self._pending["forward"] @ rows), k * float(self._pending["backward"] @ cols))
         self._pending = {"forward": np.zeros(self.n_pre), "backward": np.zeros(self.n_post)}
+
+    def _book_read_energy(self, forward_J: float, backward_J: float) -> None:
+        """Book the ideal read energy V²·t·ΣG of the reads since the last flush, per direction."""
+        self.counters["device_read_J"] += forward_J + backward_J
 
     def _count_update(self, row_events: np.ndarray) -> None:
         self.counters["update_events"] += row_events.shape[0]

@@ -12,9 +12,10 @@ refresh the backend records
   the ideal change since, evaluated for the state the refresh replaces them in;
 * the forward/backward asymmetry ‖W_f − W_b‖ / ‖W_f‖ (EP assumes symmetric weights);
 * the IR-drop deviation ‖W_f − W_devices‖ / ‖W_devices‖ against the ideal matmul of the same G;
-* the read-energy split (every ``energy_split_every``-th refresh): a nodal solve of the rms
-  input pattern read so far gives the power in the cells and in the wires/drivers/sense
-  resistors relative to V²·Σ G of the ideal read; later reads are booked with these factors.
+* the read-energy split (every ``energy_split_every``-th refresh): nodal solutions of a sample
+  of the real read vectors since the previous split (both directions) give the power in the
+  cells and in the wires/drivers/sense resistors relative to V²·Σ G of the ideal read; the
+  reads until the next split are booked with these factors.
 
 ngspice spot-checks: ``spot_checks`` times per run (first refresh, then every 50th), one
 sub-array of ``spot_check_size``² of G+ is read with three input vectors by the fast solver
@@ -33,6 +34,7 @@ from .device import DeviceSynapses
 log = logging.getLogger(__name__)
 
 SPOT_CHECK_INTERVAL = 50  # refreshes between ngspice spot-checks
+ENERGY_SAMPLES = 16  # real read vectors kept per direction for the energy split
 
 
 def _rel(a, b) -> float:
@@ -58,7 +60,9 @@ class CircuitSynapses(DeviceSynapses):
         self.stats = {"stale_error": [], "asymmetry": [], "ir_drop": [], "wire_share": [],
                       "spot_check_rel_diff": [], "spot_check_failures": 0}
         self.spot_check_errors: list[str] = []
-        self._energy_factors = (1.0, 0.0)  # (cells, wires) power relative to the ideal read
+        # (cells, wires) power relative to the ideal read, per direction; sampled read vectors
+        self._energy_factors = {"forward": (1.0, 0.0), "backward": (1.0, 0.0)}
+        self._samples = {"forward": [], "backward": []}
         super().__init__(weights, config, rng, layer)
 
     # ------------------------------------------------------------------ exact matrices
@@ -99,37 +103,50 @@ class CircuitSynapses(DeviceSynapses):
     # ------------------------------------------------------------------ reads
     def forward(self, pre):
         self._count_read(pre, "forward")
+        self._sample(pre, "forward")
         return pre @ self._Wf
 
     def backward(self, post):
         self._count_read(post, "backward")
+        self._sample(post, "backward")
         return post @ self._Wb.T
 
-    def flush_read_energy(self) -> None:
-        before = self.counters["device_read_J"]
-        super().flush_read_energy()  # ideal V²·t·ΣG of the reads since the last flush
-        ideal = self.counters["device_read_J"] - before
-        f_cells, f_wires = self._energy_factors
-        self.counters["device_read_J"] = before + f_cells * ideal
-        self.counters["wire_read_J"] += f_wires * ideal
+    def _sample(self, x, direction: str) -> None:
+        """Keep a few of the real read vectors (every k-th row of each read) for the energy split."""
+        buf = self._samples[direction]
+        buf.extend(x[:: max(1, x.shape[0] // 4)])
+        del buf[: max(0, len(buf) - ENERGY_SAMPLES)]
+
+    def _book_read_energy(self, forward_J: float, backward_J: float) -> None:
+        for direction, ideal in (("forward", forward_J), ("backward", backward_J)):
+            f_cells, f_wires = self._energy_factors[direction]
+            self.counters["device_read_J"] += f_cells * ideal
+            self.counters["wire_read_J"] += f_wires * ideal
 
     def _measure_energy_split(self, tiles) -> None:
-        """Cells and wire power of the rms input pattern, relative to V²·ΣG (forward reads)."""
-        c = self.counters
-        n = max(c["vectors_forward"], 1)
-        v = self.read_pulse_V * np.sqrt(c["activity_forward"] / n) if c["vectors_forward"] else \
-            np.full(self.n_pre, 0.5 * self.read_pulse_V)
-        cells = wires = ideal = 0.0
-        for tiled, g in zip(tiles, self._g_read):
-            for (rs, cs), tile in zip(tiled.slices, tiled.tiles):
-                model = tile.model("forward")
-                p = model.power(model.node_voltages(v[None, rs]))
-                cells += float(p["cells"][0])
-                wires += float(p["wires"][0] + p["sense"][0])
-                ideal += float(v[rs] ** 2 @ g[rs, cs].sum(1))
-        if ideal > 0:
-            self._energy_factors = (cells / ideal, wires / ideal)
-            self.stats["wire_share"].append(wires / (cells + wires))
+        """Power in the cells and in wires/drivers/sense of the sampled real read vectors, relative
+        to V²·ΣG of the ideal read, per direction (nodal solution of every tile). Power is a
+        quadratic form of the inputs, so real vectors are used, not an average pattern."""
+        for direction, n_in in (("forward", self.n_pre), ("backward", self.n_post)):
+            if not self._samples[direction]:
+                continue
+            v = self.read_pulse_V * np.asarray(self._samples[direction], dtype=float)  # (k, n_in)
+            cells = wires = ideal = 0.0
+            for tiled, g in zip(tiles, self._g_read):
+                for (rs, cs), tile in zip(tiled.slices, tiled.tiles):
+                    lines, others = (rs, cs) if direction == "forward" else (cs, rs)
+                    vt = v[:, lines]
+                    model = tile.model(direction)
+                    p = model.power(model.node_voltages(vt if direction == "forward" else vt[:, ::-1]))
+                    cells += float(p["cells"].sum())
+                    wires += float(p["wires"].sum() + p["sense"].sum())
+                    gs = g[rs, cs].sum(1) if direction == "forward" else g[rs, cs].sum(0)
+                    ideal += float(np.sum(vt**2 @ gs))
+            if ideal > 0:
+                self._energy_factors[direction] = (cells / ideal, wires / ideal)
+                if direction == "forward":
+                    self.stats["wire_share"].append(wires / (cells + wires))
+            self._samples[direction] = []
 
     # ------------------------------------------------------------------ ngspice spot-checks
     def _spot_check(self) -> None:
@@ -171,15 +188,28 @@ class CircuitSynapses(DeviceSynapses):
     _STATE = ("_wf_ref", "_wb_ref", "_w_dev_ref", "_Wf", "_Wb")
 
     def state_dict(self):
+        import json
+
         d = super().state_dict()
         d.update({k.lstrip("_"): getattr(self, k) for k in self._STATE})
         d["since_refresh"] = np.array(self._since_refresh)
         d["refreshes"] = np.array(self.refreshes)
+        d["circuit_json"] = np.array(json.dumps({
+            "energy_factors": self._energy_factors, "stats": self.stats,
+            "spot_check_errors": self.spot_check_errors,
+            "samples": {k: np.asarray(v).tolist() for k, v in self._samples.items()}}))
         return d
 
     def load_state_dict(self, state):
+        import json
+
         super().load_state_dict(state)
         for k in self._STATE:
             setattr(self, k, np.array(state[k.lstrip("_")]))
         self._since_refresh = int(state["since_refresh"])
         self.refreshes = int(state["refreshes"])
+        extra = json.loads(str(state["circuit_json"]))
+        self._energy_factors = {k: tuple(v) for k, v in extra["energy_factors"].items()}
+        self.stats = extra["stats"]
+        self.spot_check_errors = extra["spot_check_errors"]
+        self._samples = {k: [np.asarray(r, dtype=self.dtype) for r in v] for k, v in extra["samples"].items()}

@@ -1,19 +1,23 @@
 """The STDP curve measured from the learning rule (pairing protocol)."""
 import numpy as np
+import pytest
 
 from eqspike_xbar.config import config_from_dict
 from eqspike_xbar.experiments.stdp import measure_stdp
 
 
-def test_pre_before_post_potentiates_pre_after_post_depresses():
-    ds = measure_stdp(config_from_dict({}), window=12, width=4, amplitude=0.3)
+@pytest.mark.parametrize("pairing, shift", [("causal", 0), ("same_step", 1)])
+def test_pre_before_post_potentiates_pre_after_post_depresses(pairing, shift):
+    """Same-step pairing sees the post change one step later than causal pairing."""
+    ds = measure_stdp(config_from_dict({"learning": {"pairing": pairing}}), window=12, width=4, amplitude=0.3)
+    assert ds.attrs["pairing"] == pairing
     assert ds.attrs["pairings_dropped"] == 0  # every pairing fired exactly one spike per neuron
     dt = ds.delta_t.values
     a = ds.dw_pre_post.values
-    # pre spike while the post state rises (post fires 1..4 steps later): potentiation
-    assert (a[(dt >= 1) & (dt <= 4)] > 0).all()
-    # pre spike at or after the post spike, while the post state decays: depression fading with |dt|
-    late = a[(dt <= 0) & (dt >= -8)]
+    # pre spike while the post state rises (post fires a few steps later): potentiation
+    assert (a[(dt >= shift) & (dt <= 3 + shift)] > 0).all()
+    # pre spike after the post spike, while the post state decays: depression fading with |dt|
+    late = a[(dt <= shift - 1) & (dt >= -8)]
     assert (late < 0).all()
     assert np.all(np.diff(np.abs(late)) > 0)  # |dw| grows towards dt = 0
     # pre spike before the post neuron's input even starts: no change at all
@@ -23,6 +27,15 @@ def test_pre_before_post_potentiates_pre_after_post_depresses():
     for d in dt:
         if -d in tot:
             assert np.isclose(tot[d], tot[-d], atol=1e-12)
+
+
+def test_impossible_protocol_is_an_error():
+    from eqspike_xbar.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="phase"):
+        measure_stdp(config_from_dict({}), phase=1.5)
+    with pytest.raises(ConfigError, match="no pairing fired exactly one spike"):
+        measure_stdp(config_from_dict({}), amplitude=0.05)
 
 
 def test_ternary_post_factor_gives_quantised_steps():
