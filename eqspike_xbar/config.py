@@ -38,6 +38,13 @@ class RunConfig:
     def __post_init__(self):
         if self.eval_batch_size < 1:
             raise ConfigError("run.eval_batch_size must be >= 1")
+        if self.name:
+            from .validation import safe_identifier
+
+            try:
+                safe_identifier(self.name.replace("-", "_"), "run.name")
+            except Exception as exc:
+                raise ConfigError(str(exc).replace("A-Z a-z 0-9 _", "A-Z a-z 0-9 _ -")) from None
 
 
 @dataclass
@@ -54,6 +61,12 @@ class DataConfig:
     """Download missing (Fashion-)MNIST files into the cache when a network is reachable."""
     train_limit: int = 0
     """Use only the first N training images (0: all) — for quick experiments and tests."""
+
+    def __post_init__(self):
+        if self.train_limit < 0:
+            raise ConfigError(f"data.train_limit must be >= 0 (0: all images), got {self.train_limit}")
+        if not 0 < self.test_fraction < 1:
+            raise ConfigError(f"data.test_fraction must be in (0, 1), got {self.test_fraction}")
 
 
 @dataclass
@@ -197,6 +210,9 @@ class SynapseConfig:
     """Initial conductances: program the initial float weights ('weights'), or all at Gmin."""
     read_pulse_s: float = 1e-8
     """Width of one read pulse (one spike on a line), s."""
+    minibatch_s: float = 1e-4
+    """Time between two programming rounds (one minibatch: free and nudged phases), s; the
+    devices drift (retention) for this long before every update."""
     seed_offset: int = 0
     """Added to run.seed for the devices' D2D spread and faults (vary devices, keep the rest)."""
     circuit: CircuitConfig = field(default_factory=CircuitConfig)
@@ -204,8 +220,8 @@ class SynapseConfig:
     def __post_init__(self):
         if any(w <= 0 for w in self.w_max):
             raise ConfigError(f"synapses.w_max must be > 0, got {self.w_max}")
-        if self.read_pulse_s <= 0:
-            raise ConfigError("synapses.read_pulse_s must be > 0 s")
+        if self.read_pulse_s <= 0 or self.minibatch_s < 0:
+            raise ConfigError("synapses.read_pulse_s must be > 0 s and synapses.minibatch_s >= 0 s")
 
 
 @dataclass

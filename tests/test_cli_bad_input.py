@@ -73,3 +73,27 @@ def test_bad_override_syntax(capsys):
 def test_contrastive_needs_rate_neurons(capsys, tmp_path):
     code, err = run(capsys, "train", "--set", 'learning.rule="contrastive"', "--runs-dir", str(tmp_path))
     assert code == 2 and "neuron = 'rate'" in err[0]
+
+
+def test_run_name_cannot_leave_the_runs_folder(tmp_path, capsys):
+    code, err = run(capsys, "train", "--runs-dir", str(tmp_path / "runs"), "--set", 'run.name="a/../../escaped"')
+    assert code == 2 and len(err) == 1 and "run.name" in err[0]
+    assert not (tmp_path / "escaped").exists()
+
+
+def test_bad_device_leaves_no_half_written_run_folder(tmp_path, capsys):
+    code, err = run(capsys, "train", "--runs-dir", str(tmp_path / "runs"), "--set", 'synapses.backend="device"',
+                    "--set", 'synapses.device="unobtainium"')
+    assert code == 2 and len(err) == 1 and "unknown device 'unobtainium'" in err[0]
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_main_job_input_checks(tmp_path, capsys):
+    code, err = run(capsys, "run", "--runs-dir", str(tmp_path), "--set", "learning.epochs=0")
+    assert code == 2 and "epochs >= 1" in err[0]
+    code, err = run(capsys, "run", "--runs-dir", str(tmp_path), "--fidelities", "ideal,quantum")
+    assert code == 2 and "choose from ideal, device, circuit" in err[0]
+    (tmp_path / "train-run").mkdir()
+    (tmp_path / "train-run" / "config.toml").write_text("[learning]\nepochs = 1\n")
+    code, err = run(capsys, "run", "--resume", str(tmp_path / "train-run"))
+    assert code == 2 and "not a main-job run folder" in err[0]

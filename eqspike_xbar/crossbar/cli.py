@@ -24,7 +24,8 @@ def _add_spec_args(p):
     p.add_argument("--cell", choices=("1R", "1T1R"), default="1R")
     p.add_argument("--r-access", type=float, default=1e3, help="1T1R access on-resistance, ohm")
     p.add_argument("--v0", type=float, default=None, help="sinh read non-linearity voltage, V (default linear)")
-    p.add_argument("--termination", choices=("role", "line"), default="role")
+    p.add_argument("--termination", choices=("role", "line"), default="line",
+                   help="'line' (default, as in training: reciprocal) or 'role' (peripherals swap with direction)")
     p.add_argument("--conductances", type=Path, help="conductance file (.npy or .csv, M x N, S)")
     p.add_argument("--g-min", type=float, default=1e-6, help="random conductances: lowest, S")
     p.add_argument("--g-max", type=float, default=1e-4, help="random conductances: highest, S")
@@ -51,6 +52,9 @@ def load_conductances(path: Path) -> np.ndarray:
 
 
 def _conductances(args, rows, cols, rng):
+    for name, value in (("--rows", rows), ("--cols", cols), ("--batch", getattr(args, "batch", 1))):
+        if value < 1:
+            raise CircuitError(f"{name} must be >= 1, got {value}")
     if args.conductances is not None:
         return load_conductances(args.conductances)
     mapping = ConductanceMapping(g_min=args.g_min, g_max=args.g_max)  # validates the range

@@ -23,7 +23,7 @@ from .. import io
 from ..config import config_from_dict, default_config_path, load_config
 from ..config_tools import merge
 from ..errors import EqSpikeXbarError, RunFolderError
-from .runs import new_run_dir, overrides_from_args, resume_config, write_status
+from .runs import new_run_dir, overrides_from_args, read_status, resume_config, write_status
 from .train import Trainer
 
 log = logging.getLogger(__name__)
@@ -113,14 +113,36 @@ def cmd_run(args) -> int:
     if args.resume:
         run_dir = Path(args.resume)
         base = resume_config(run_dir, overrides)
+        if "fidelities" not in read_status(run_dir):
+            raise RunFolderError(f"{run_dir} is not a main-job run folder (made by 'eqspike-xbar run'): "
+                                 "resume a training run with 'eqspike-xbar train --resume'")
+        cfg = config_from_dict(base, str(run_dir / "config.toml"))
+        for fid in fidelities:
+            config_from_dict(merge(base, {"synapses": {"backend": fid}}), f"fidelity {fid}")
+        io.write_text(run_dir / "config.toml", cfg.to_toml())
     else:
         cfg = load_config(args.config or default_config_path("main_digits.toml"), overrides)
+        if cfg.learning.epochs < 1:
+            raise RunFolderError("the main job needs learning.epochs >= 1")
         for fid in fidelities:  # every fidelity's config must be valid before anything runs
             config_from_dict(merge(cfg.to_dict(), {"synapses": {"backend": fid}}), f"fidelity {fid}")
         base = cfg.to_dict()
         run_dir = new_run_dir(args.runs_dir, f"main-{cfg.data.name}", args.run_id)
         io.write_text(run_dir / "config.toml", cfg.to_toml())
     write_status(run_dir, "running", fidelities=fidelities)
+    try:
+        return _main_job(args, run_dir, base, fidelities)
+    except EqSpikeXbarError as exc:
+        write_status(run_dir, "failed", fidelities=fidelities, error=str(exc))
+        raise
+    except KeyboardInterrupt:
+        write_status(run_dir, "interrupted", fidelities=fidelities)
+        raise
+
+
+def _main_job(args, run_dir: Path, base: dict, fidelities: list[str]) -> int:
+    from threadpoolctl import threadpool_limits
+
     t_start = time.perf_counter()
     metrics, trainers, wall = {}, {}, {}
     with threadpool_limits(args.threads):
@@ -146,7 +168,7 @@ def cmd_run(args) -> int:
     from .main_report import build_report
 
     md, html_path = build_report(run_dir, base, metrics, trainers, wall, check, rule_stdp, spice_stdp,
-                                 time.perf_counter() - t_start)
+                                 time.perf_counter() - t_start, fidelities)
     write_status(run_dir, "finished", fidelities=fidelities)
     accs = ", ".join(f"{f} {100 * float(ds.test_accuracy[-1]):.2f} %" for f, ds in metrics.items())
     print(f"{run_dir}: test accuracy {accs}; report: {html_path}")

@@ -11,7 +11,7 @@ from .. import report as R
 
 
 def build_report(run_dir: Path, base: dict, metrics: dict, trainers: dict, wall: dict, check, rule_stdp,
-                 spice_stdp, total_s: float):
+                 spice_stdp, total_s: float, fidelities=("ideal", "device", "circuit")):
     cfg = next(iter(trainers.values())).cfg
     sections = []
     sections.append(("Run", "\n".join([
@@ -20,7 +20,7 @@ def build_report(run_dir: Path, base: dict, metrics: dict, trainers: dict, wall:
         f"({cfg.learning.nudging} nudging, {cfg.learning.pairing} pairing), seed {cfg.run.seed}, "
         f"{cfg.learning.epochs} epochs; device `{cfg.synapses.device}`, w_max {cfg.synapses.w_max}.",
         "",
-        f"Reproduce: `eqspike-xbar run --config {run_dir / 'config.toml'}` "
+        f"Reproduce: `eqspike-xbar run --config {run_dir / 'config.toml'} --fidelities {','.join(fidelities)}` "
         f"(written {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, {total_s:.0f} s in all).",
     ])))
 
@@ -94,10 +94,14 @@ def build_report(run_dir: Path, base: dict, metrics: dict, trainers: dict, wall:
     stdp_md = ("Left: Δw of the learning rule against the measured spike-time difference (pairing protocol, "
                "`eqspike-xbar stdp`). ")
     if spice_stdp is not None:
-        peak = float(np.abs(spice_stdp.dG_S).max())
+        dg = spice_stdp.dG_S.sel(scheme=spice_stdp.scheme.values[0]).values
+        delays = spice_stdp.delay_s.values
+        zero = delays[np.abs(dg) <= 1e-3 * np.abs(dg).max()] if np.abs(dg).max() > 0 else delays
         stdp_md += (f"Right: ΔG of the selected VTEAM device in an 8×8 array for one coincidence event against the "
-                    f"delay between the pre (row) and post (column) pulses, from ngspice transients; largest |ΔG| "
-                    f"{peak * 1e6:.3g} µS at full overlap, zero once the pulses no longer overlap.")
+                    f"delay between the pre (row) and post (column) pulses, from ngspice transients: largest |ΔG| "
+                    f"{np.abs(dg).max() * 1e6:.3g} µS at a delay of {delays[np.argmax(np.abs(dg))] * 1e9:.0f} ns; "
+                    + (f"below 0.1 % of that for |delay| ≥ {np.abs(zero).min() * 1e9:.0f} ns." if zero.size else
+                       "non-zero at every delay measured."))
     else:
         stdp_md += "The circuit-level curve could not be measured (see the log)."
     sections.append(("STDP", stdp_md + "\n\n![STDP](stdp.png)"))

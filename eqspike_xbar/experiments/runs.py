@@ -7,6 +7,7 @@ The run id is ``<YYYYmmdd-HHMMSS>-<name>`` (a numeric suffix if taken). A run fo
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from ..validation import safe_identifier
 
 
 def new_run_dir(runs_dir, name: str, run_id: str | None = None) -> Path:
+    """Create ``runs_dir/<time>-<name>`` (or ``runs_dir/<run_id>``); names never leave runs_dir."""
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}", name) or ".." in name:
+        raise RunFolderError(f"run name {name!r} may only use A-Z a-z 0-9 _ . - (it names a folder under {runs_dir})")
     runs_dir = io.ensure_writable_dir(runs_dir)
     if run_id:
         safe_identifier(run_id.replace("-", "_").replace(".", "_"), "--run-id")

@@ -24,7 +24,7 @@ from ..config import ExperimentConfig, config_from_dict, load_config
 from ..data import load_dataset
 from ..energy import COMPONENTS, energy_breakdown, reset_counters
 from ..eqspike import EqSpikeNetwork
-from ..errors import RunFolderError, TrainingDiverged
+from ..errors import ConfigError, RunFolderError, TrainingDiverged
 from .runs import new_run_dir, overrides_from_args, read_status, resume_config, write_status
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,6 @@ def build_network(cfg: ExperimentConfig) -> EqSpikeNetwork:
 
 
 def load_data(cfg: ExperimentConfig):
-    from ..errors import ConfigError
-
     ds = load_dataset(
         cfg.data.name,
         seed=cfg.run.seed,
@@ -250,10 +248,15 @@ def cmd_train(args) -> int:
         cfg = config_from_dict(base, str(run_dir / "config.toml"))
     else:
         cfg = load_config(args.config, overrides)
-        run_dir = new_run_dir(args.runs_dir, cfg.run_name, args.run_id)
-        io.write_text(run_dir / "config.toml", cfg.to_toml())
+        run_dir = None
+    if args.threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
     with threadpool_limits(args.threads):
-        trainer = Trainer(cfg, run_dir, progress=not args.no_progress)
+        # data and synapses are built first: bad input stops here, before a run folder exists
+        trainer = Trainer(cfg, run_dir or Path(args.runs_dir), progress=not args.no_progress)
+        if run_dir is None:
+            run_dir = trainer.run_dir = new_run_dir(args.runs_dir, cfg.run_name, args.run_id)
+            io.write_text(run_dir / "config.toml", cfg.to_toml())
         if args.resume:
             if trainer.checkpoint_path.is_file():
                 trainer.load_checkpoint()

@@ -74,6 +74,7 @@ class DeviceSynapses(SynapseLayer):
         self.scale = (c.gmax_S - c.gmin_S) / self.w_max  # S per unit weight
         self.dw_pulse = (c.gmax_S - c.gmin_S) / c.levels / self.scale  # nominal weight step per pulse
         self.read_pulse_V = self.params.iv.v_read_V
+        self.minibatch_s = float(config.minibatch_s)
         rng = rng if rng is not None else np.random.default_rng(layer)
         seeds = rng.integers(2**63, size=3)
         shape = weights.shape
@@ -122,6 +123,8 @@ class DeviceSynapses(SynapseLayer):
         self._count_update(row_events)
         dw = np.asarray(scale, dtype=row_events.dtype) * (row_events.T @ col_events)
         n = self.pulse_counts(dw)
+        for arr in (self.gp, self.gn):  # retention since the last programming round
+            arr.advance_time(self.minibatch_s)
         e = self.gp.apply_pulses(n) + self.gn.apply_pulses(-n)
         hs = self.params.half_select
         if hs.set_rel > 0 or hs.reset_rel > 0 or hs.voltage_V > 0:  # half-selected devices of every pulse

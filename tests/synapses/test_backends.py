@@ -178,3 +178,18 @@ def test_half_select_disturb_reaches_row_and_column_neighbours():
     expect[1, :] = expect[:, 2] = True  # the selected device and its half-selected neighbours
     np.testing.assert_array_equal(changed, expect)
     assert gp1[1, 0] > gp0[1, 0]  # SET-polarity disturb raises G+ of the row neighbours
+
+
+def test_drift_acts_between_programming_rounds():
+    w = np.full((3, 3), 0.1, dtype=np.float32)
+    over = {"drift": {"nu": 0.1, "t0_s": 1.0}}
+    zeros = (np.zeros((1, 3), np.float32), np.zeros((1, 3), np.float32))
+    weights = {}
+    for off in ([], ["drift"]):
+        syn = layer("device", w, device="ideal", effects_off=["c2c", "read_noise", "quantization"] + off,
+                    w_max=[0.2], device_overrides=over, minibatch_s=10.0)
+        for _ in range(3):
+            syn.update(*zeros, 1.0)  # no pulses: only time passes
+        weights[bool(off)] = float(syn.weights[0, 0])
+    assert weights[True] == pytest.approx(0.1, rel=1e-6)  # drift switched off: unchanged
+    assert weights[False] < 0.1  # G+ relaxes towards Gmin faster than G- (it sits higher)
