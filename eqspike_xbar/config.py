@@ -169,7 +169,7 @@ class CircuitConfig:
     refresh_every: int = 10
     """Minibatch updates between refreshes of the exact forward/backward transfer matrices
     (between refreshes, the stale matrices plus the ideal change of the updates are used)."""
-    energy_split_every: int = 10
+    energy_split_every: int = 50
     """Exact refreshes between nodal solves that split the read energy into cells and wires
     (a solve per tile costs about as much as its transfer matrix)."""
     spot_checks: int = 2
