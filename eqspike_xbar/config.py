@@ -71,7 +71,7 @@ class DataConfig:
 
 @dataclass
 class NetworkConfig:
-    layers: list[int] = field(default_factory=lambda: [64, 256, 10])
+    layers: list[int] = field(default_factory=lambda: [64, 512, 10])
     """Layer sizes, input first, output last (any depth). The input size must match the data."""
     neuron: Literal["spiking", "rate"] = "spiking"
     """'spiking': neurons exchange binary spikes (EqSpike); 'rate': they exchange rho(state) (rate EP)."""
@@ -116,6 +116,8 @@ class LearningConfig:
     """Nudging strength (output cost 1/2 ||y - s_out||^2)."""
     lr: list[float] = field(default_factory=lambda: [0.1, 0.05])
     """Learning rate per weight layer (W and b), input side first; one value per layer."""
+    lr_decay: float = 1.0
+    """Learning rates are multiplied by lr_decay**epoch (epoch counted from 0); 1: constant."""
     batch_size: int = 20
     epochs: int = 40
     apply: Literal["minibatch", "continual"] = "minibatch"
@@ -134,6 +136,8 @@ class LearningConfig:
     def __post_init__(self):
         if self.beta <= 0:
             raise ConfigError(f"learning.beta must be > 0, got {self.beta}")
+        if not 0 < self.lr_decay <= 1:
+            raise ConfigError(f"learning.lr_decay must be in (0, 1], got {self.lr_decay}")
         if self.batch_size < 1 or self.epochs < 0:
             raise ConfigError("learning.batch_size must be >= 1 and learning.epochs >= 0")
         if any(lr < 0 for lr in self.lr):

@@ -59,6 +59,7 @@ class EqSpikeNetwork:
             for k, w in enumerate(init)
         ]
         self.biases = [np.zeros(n, dtype=self.dtype) for n in self.sizes[1:]]
+        self.lr_factor = 1.0  # learning-rate schedule factor, set per epoch by the trainer
         self.reset_counters()
 
     def reset_counters(self) -> None:
@@ -167,7 +168,7 @@ class EqSpikeNetwork:
         return out
 
     def _scales(self, B, P):
-        return [self.dtype.type(lr / (B * self.learn.beta * P)) for lr in self.learn.lr]
+        return [self.dtype.type(self.lr_factor * lr / (B * self.learn.beta * P)) for lr in self.learn.lr]
 
     def nudged_phases(self, x, target, state: FreeState, betas, rng):
         """Run the P nudged phases side by side from ``state`` and apply the learning rule."""

@@ -99,6 +99,7 @@ class Trainer:
     def train_epoch(self, epoch: int):
         cfg, net, train = self.cfg, self.net, self.data.train
         rng = np.random.default_rng([cfg.run.seed, 2, epoch])
+        net.lr_factor = cfg.learning.lr_decay**epoch
         perm = rng.permutation(len(train))
         B = cfg.learning.batch_size
         correct, cost = 0, 0.0

@@ -22,8 +22,8 @@ def small_cfg(**over):
 
 
 def test_accuracy_floor_on_digits(tmp_path):
-    """Default EqSpike settings (64-256-10, sigma-delta spikes, +-beta), 8 epochs, seed 0."""
-    cfg = config_from_dict({"learning": {"epochs": 8}})
+    """Default EqSpike settings (sigma-delta spikes, +-beta) with 256 hidden units, 8 epochs, seed 0."""
+    cfg = config_from_dict({"learning": {"epochs": 8}, "network": {"layers": [64, 256, 10]}})
     ds = Trainer(cfg, tmp_path, progress=False).run()
     assert float(ds.test_accuracy[-1]) >= 0.90
     assert float(ds.test_accuracy[-1]) > float(ds.test_accuracy[0])
@@ -35,7 +35,8 @@ def test_naive_single_phase_rule_fails_where_symmetric_learns(tmp_path):
     it; pairing the spike with the state change before its delivery ('causal') removes it."""
     acc = {}
     for pairing, nudging in (("same_step", "positive"), ("causal", "positive"), ("causal", "symmetric")):
-        cfg = config_from_dict({"learning": {"nudging": nudging, "pairing": pairing, "epochs": 4}})
+        cfg = config_from_dict({"learning": {"nudging": nudging, "pairing": pairing, "epochs": 4},
+                                "network": {"layers": [64, 256, 10]}})
         run = Trainer(cfg, tmp_path / f"{pairing}-{nudging}", progress=False).run()
         acc[pairing, nudging] = float(run.test_accuracy[-1])
     assert acc["same_step", "positive"] < 0.3

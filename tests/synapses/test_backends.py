@@ -23,7 +23,7 @@ def test_device_backend_with_ideal_linear_device_tracks_ideal(tmp_path):
     """Ideal linear device (1024 levels), every noise off: within 1 point of the ideal backend."""
     acc = {}
     for backend in ("ideal", "device"):
-        cfg = config_from_dict({"learning": {"epochs": 5},
+        cfg = config_from_dict({"learning": {"epochs": 5}, "network": {"layers": [64, 256, 10]},
                                 "synapses": {"backend": backend, "device": "ideal", "effects_off": NOISE_OFF}})
         acc[backend] = float(Trainer(cfg, tmp_path / backend, progress=False).run().test_accuracy[-1])
     assert acc["ideal"] > 0.85
