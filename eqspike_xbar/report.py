@@ -18,7 +18,7 @@ from .plots import plt
 FIDELITY_STYLE = {"ideal": "k-", "device": "C0-", "circuit": "C3-"}
 
 
-def _fmt_j(x: float) -> str:
+def fmt_joules(x: float) -> str:
     if x == 0:
         return "0"
     if not math.isfinite(x):
@@ -29,7 +29,7 @@ def _fmt_j(x: float) -> str:
     return f"{x:.3g} J"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def table(header: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(out)
@@ -134,7 +134,7 @@ def energy_rows(metrics: dict, which: str) -> list[list[str]]:
     rows = []
     for comp in COMPONENTS + ("total", "gpu"):
         rows.append([comp if comp != "gpu" else "GPU estimate (same operations)"]
-                    + [_fmt_j(float(ds[which].isel(epoch=-1).sel(component=comp))) for ds in metrics.values()])
+                    + [fmt_joules(float(ds[which].isel(epoch=-1).sel(component=comp))) for ds in metrics.values()])
     ratio = []
     for ds in metrics.values():
         e = ds[which].isel(epoch=-1)

@@ -29,7 +29,7 @@ def build_report(run_dir: Path, base: dict, metrics: dict, trainers: dict, wall:
         rows.append([fid, f"{100 * float(ds.test_accuracy[-1]):.2f} %", f"{100 * float(ds.test_accuracy.max()):.2f} %",
                      f"{100 * float(ds.validation_accuracy[-1]):.2f} %", str(len(ds.epoch)),
                      f"{float(ds.epoch_time_s.mean()):.1f} s", f"{wall.get(fid, float('nan')):.0f} s"])
-    acc_md = R._table(["fidelity", "test (final)", "test (best epoch)", "validation", "epochs", "s per epoch",
+    acc_md = R.table(["fidelity", "test (final)", "test (best epoch)", "validation", "epochs", "s per epoch",
                        "wall time"], rows)
     if "ideal" in metrics:
         ref = float(metrics["ideal"].test_accuracy[-1])
@@ -39,13 +39,13 @@ def build_report(run_dir: Path, base: dict, metrics: dict, trainers: dict, wall:
     sections.append(("Accuracy", acc_md + "\n\n![learning curves](learning_curves.png)"))
 
     fids = list(metrics)
-    energy_md = "Training, per image (last epoch):\n\n" + R._table(["component"] + fids, R.energy_rows(metrics, "energy_train"))
-    energy_md += "\n\nInference, per test image (free phase only):\n\n" + R._table(
+    energy_md = "Training, per image (last epoch):\n\n" + R.table(["component"] + fids, R.energy_rows(metrics, "energy_train"))
+    energy_md += "\n\nInference, per test image (free phase only):\n\n" + R.table(
         ["component"] + fids, R.energy_rows(metrics, "energy_inference"))
     energy_md += "\n\n" + R.reduction_statement(metrics)
     e = cfg.energy
-    energy_md += (f"\n\nConstants: neuron update {R._fmt_j(e.neuron_update_J)}, spike {R._fmt_j(e.spike_J)}, "
-                  f"sense {R._fmt_j(e.sense_J)} per line read, GPU {R._fmt_j(e.gpu_J_per_mac)} per MAC, read pulse "
+    energy_md += (f"\n\nConstants: neuron update {R.fmt_joules(e.neuron_update_J)}, spike {R.fmt_joules(e.spike_J)}, "
+                  f"sense {R.fmt_joules(e.sense_J)} per line read, GPU {R.fmt_joules(e.gpu_J_per_mac)} per MAC, read pulse "
                   f"{cfg.synapses.read_pulse_s:g} s (sources: eqspike_xbar/config.py, EnergyConfig). The `ideal` column's "
                   "crossbar energy is the analytic estimate for its weights on the same device.")
     sections.append(("Energy", energy_md + "\n\n![training energy](energy_train.png)\n\n![inference energy](energy_inference.png)"))
@@ -76,7 +76,7 @@ def build_report(run_dir: Path, base: dict, metrics: dict, trainers: dict, wall:
                 f"{cc.r_bitline_ohm:g} Ω (word / bit line), driver {cc.r_driver_ohm:g} Ω, sense {cc.r_sense_ohm:g} Ω "
                 f"({cc.sense}), termination `{cc.termination}`; exact transfer matrices refreshed every "
                 f"{cc.refresh_every} minibatch updates.\n\n")
-        circ += R._table(["layer", "fwd/bwd asymmetry", "IR drop ‖W_f − W_G‖/‖W_G‖", "stale error mean / max",
+        circ += R.table(["layer", "fwd/bwd asymmetry", "IR drop ‖W_f − W_G‖/‖W_G‖", "stale error mean / max",
                           "wire share of read energy", "refreshes", "ngspice spot-check rel. diff", "spot-check failures"], rows)
         if check is not None:
             if check["error"]:

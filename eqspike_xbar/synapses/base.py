@@ -68,7 +68,9 @@ class SynapseLayer(ABC):
         }
         self._pending = {"forward": np.zeros(self.n_pre), "backward": np.zeros(self.n_post)}
 
-    def _count_read(self, x: np.ndarray, direction: str) -> None:
+    def count_read(self, x: np.ndarray, direction: str) -> None:
+        """Count a read of the input vectors ``x`` (B, lines) in ``direction`` (energy accounting);
+        the network also calls it for reads it shares between phases that replay the same input."""
         c = self.counters
         c[f"vectors_{direction}"] += x.shape[0]
         act = np.einsum("bi,bi->i", x, x)

@@ -102,12 +102,12 @@ class CircuitSynapses(DeviceSynapses):
 
     # ------------------------------------------------------------------ reads
     def forward(self, pre):
-        self._count_read(pre, "forward")
+        self.count_read(pre, "forward")
         self._sample(pre, "forward")
         return pre @ self._Wf
 
     def backward(self, post):
-        self._count_read(post, "backward")
+        self.count_read(post, "backward")
         self._sample(post, "backward")
         return post @ self._Wb.T
 

@@ -103,11 +103,11 @@ class DeviceSynapses(SynapseLayer):
         return self._line_sums
 
     def forward(self, pre):
-        self._count_read(pre, "forward")
+        self.count_read(pre, "forward")
         return pre @ self._W
 
     def backward(self, post):
-        self._count_read(post, "backward")
+        self.count_read(post, "backward")
         return post @ self._W.T
 
     # ------------------------------------------------------------------ programming

@@ -30,11 +30,11 @@ class IdealSynapses(SynapseLayer):
         return self._line_sums
 
     def forward(self, pre):
-        self._count_read(pre, "forward")
+        self.count_read(pre, "forward")
         return pre @ self.W
 
     def backward(self, post):
-        self._count_read(post, "backward")
+        self.count_read(post, "backward")
         return post @ self.W.T
 
     def update(self, row_events, col_events, scale):
