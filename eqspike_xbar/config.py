@@ -204,6 +204,8 @@ class SynapseConfig:
     'ideal' backend uses it only for its analytic read-energy estimate."""
     device_overrides: dict = field(default_factory=dict)
     """Tables merged onto the device TOML, e.g. {noise = {c2c_sigma = 0.02}, conductance = {levels = 64}}."""
+    on_off_ratio: float = 0.0
+    """Gmax/Gmin of the device (Gmin = Gmax / ratio, Gmax kept); 0: the device file's own."""
     effects_off: list[str] = field(default_factory=list)
     """Device effects switched off, e.g. ["c2c", "d2d", "read_noise"] (see devices.Effects)."""
     w_max: list[float] = field(default_factory=list)
@@ -222,6 +224,8 @@ class SynapseConfig:
     circuit: CircuitConfig = field(default_factory=CircuitConfig)
 
     def __post_init__(self):
+        if self.on_off_ratio != 0 and self.on_off_ratio <= 1:
+            raise ConfigError(f"synapses.on_off_ratio must be > 1 (or 0: the device's own), got {self.on_off_ratio}")
         if any(w <= 0 for w in self.w_max):
             raise ConfigError(f"synapses.w_max must be > 0, got {self.w_max}")
         if self.read_pulse_s <= 0 or self.minibatch_s < 0:

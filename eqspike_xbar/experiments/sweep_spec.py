@@ -45,6 +45,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "read_noise_sigma": (_DEV + "noise.read_sigma",),
     "d2d_g_rel": (_DEV + "d2d.gmin_rel", _DEV + "d2d.gmax_rel"),
     "stuck_at_rate": (_DEV + "faults.stuck_gmin_rate", _DEV + "faults.stuck_gmax_rate"),  # each kind
+    "on_off_ratio": ("synapses.on_off_ratio",),
 }
 
 # Dimension names that differ from the axis name made NetCDF-safe.
@@ -126,15 +127,15 @@ def _check_device(cfg, where: str, checked: set) -> None:
     (not in a worker, after the cluster has started)."""
     syn = cfg.synapses
     overrides = getattr(syn, "device_overrides", None)
-    if not overrides:
+    if not overrides and not syn.on_off_ratio:
         return
-    key = (syn.device, toml_value(overrides))
+    key = (syn.device, toml_value(overrides or {}), syn.on_off_ratio)
     if key in checked:
         return
     from ..synapses.device import resolve_device
 
     try:
-        resolve_device(syn.device, overrides)
+        resolve_device(syn.device, overrides, syn.on_off_ratio)
     except EqSpikeXbarError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     checked.add(key)

@@ -34,11 +34,15 @@ from ..errors import ConfigError, DeviceModelError
 from .base import SynapseLayer, register_backend
 
 
-def resolve_device(name: str, overrides: dict | None = None):
-    """DeviceParams of ``name`` (library name or TOML path) with nested ``overrides`` merged in."""
+def resolve_device(name: str, overrides: dict | None = None, on_off_ratio: float = 0.0):
+    """DeviceParams of ``name`` (library name or TOML path) with nested ``overrides`` merged in;
+    ``on_off_ratio`` > 0 sets Gmin = Gmax / ratio."""
     from ..devices import DeviceParams, load_device
 
     params = load_device(name)
+    if on_off_ratio:
+        gmax = (overrides or {}).get("conductance", {}).get("gmax_S", params.conductance.gmax_S)
+        overrides = merge(overrides or {}, {"conductance": {"gmin_S": gmax / on_off_ratio}})
     if overrides:
         try:
             params = from_mapping(DeviceParams, merge(to_mapping(params), overrides), "", DeviceModelError)
@@ -64,7 +68,7 @@ class DeviceSynapses(SynapseLayer):
         from ..devices import DeviceArray, Effects
 
         self.dtype = weights.dtype
-        self.params = resolve_device(config.device, config.device_overrides)
+        self.params = resolve_device(config.device, config.device_overrides, config.on_off_ratio)
         try:
             effects = Effects().without(*config.effects_off)
         except DeviceModelError as exc:

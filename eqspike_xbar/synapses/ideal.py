@@ -21,7 +21,7 @@ class IdealSynapses(SynapseLayer):
         if config is not None and getattr(config, "device", None):
             from .device import resolve_device
 
-            p = resolve_device(config.device, config.device_overrides)
+            p = resolve_device(config.device, config.device_overrides, config.on_off_ratio)
             self.read_pulse_V = p.iv.v_read_V
             pair = p.conductance.gmin_S + p.conductance.gmax_S
             self._line_sums = (np.full(self.n_pre, pair * self.n_post), np.full(self.n_post, pair * self.n_pre))

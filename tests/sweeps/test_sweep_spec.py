@@ -64,7 +64,7 @@ def test_bad_sweeps_fail_before_anything_runs(doc, message):
 
 
 ALIAS_SAMPLES = {"seeds": 3, "wire_resistance_ohm": 2.5, "array_size": 64, "levels": 32, "c2c_sigma": 0.01,
-                 "read_noise_sigma": 0.02, "d2d_g_rel": 0.1, "stuck_at_rate": 0.01}
+                 "read_noise_sigma": 0.02, "d2d_g_rel": 0.1, "stuck_at_rate": 0.01, "on_off_ratio": 5.0}
 
 
 @pytest.mark.parametrize("name", sorted(ALIASES))

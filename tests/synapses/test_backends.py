@@ -193,3 +193,11 @@ def test_drift_acts_between_programming_rounds():
         weights[bool(off)] = float(syn.weights[0, 0])
     assert weights[True] == pytest.approx(0.1, rel=1e-6)  # drift switched off: unchanged
     assert weights[False] < 0.1  # G+ relaxes towards Gmin faster than G- (it sits higher)
+
+
+def test_on_off_ratio_sets_gmin_from_gmax():
+    syn = layer("device", np.zeros((2, 2), np.float32), device="taox_hfox", on_off_ratio=4.0)
+    c = syn.params.conductance
+    assert c.gmin_S == pytest.approx(c.gmax_S / 4.0)
+    with pytest.raises(ConfigError, match="on_off_ratio must be > 1"):
+        config_from_dict({"synapses": {"on_off_ratio": 0.5}})
