@@ -7,7 +7,7 @@
     .venv/bin/python bench/bench_epoch.py --only circuit --batches 200   # circuit-in-the-loop
 
 Each configuration runs in its own process (so peak memory is its own), with one BLAS
-thread (--threads to change). Targets (issue 2): EqSpike <= 60 s per epoch, rate EP <= 10 s,
+thread per core (--threads to change; measured: 2 threads 43-51 s, 1 thread 57-68 s per EqSpike epoch). Targets (issue 2): EqSpike <= 60 s per epoch, rate EP <= 10 s,
 peak memory <= 1 GB; circuit-in-the-loop <= 5 min per epoch. Needs MNIST (--data-dir or $EQSPIKE_XBAR_DATA).
 """
 from __future__ import annotations
@@ -70,7 +70,7 @@ def child(name: str, batches: int, threads: int, data_dir: str | None) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batches", type=int, default=0, help="minibatches to time (0: a full epoch)")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--only", choices=sorted(CONFIGS), help="one configuration (default: eqspike and rate_ep)")
     ap.add_argument("--child", help=argparse.SUPPRESS)

@@ -101,8 +101,7 @@ class EqSpikeNetwork:
             if not weights_fixed:
                 return [(x, None)] * steps
             d = syn0.forward(x)
-            for _ in range(steps * repeats - 1):  # physically, the input is read at every step
-                syn0.count_read(x, "forward")
+            syn0.count_read(x, "forward", times=steps * repeats - 1)  # physically read at every step
             return [(x, d)] * steps
         s = [self.encoder.step(x, acc_in, rng) for _ in range(steps)]
         spikes = np.stack(s)
@@ -111,8 +110,7 @@ class EqSpikeNetwork:
             return [(st, None) for st in s]
         flat = spikes.reshape(-1, x.shape[1])
         drives = syn0.forward(flat).reshape(steps, len(x), -1)
-        for _ in range(repeats - 1):
-            syn0.count_read(flat, "forward")
+        syn0.count_read(flat, "forward", times=repeats - 1)
         return list(zip(spikes, drives))
 
     def _init_state(self, x, rng) -> FreeState:
@@ -206,8 +204,7 @@ class EqSpikeNetwork:
         for s_in, d_in in schedule:
             if d_in is None:  # continual updates: read the input through the current weights
                 d_in = self.synapses[0].forward(s_in)
-                for _ in range(reps - 1):  # every phase reads it
-                    self.synapses[0].count_read(s_in, "forward")
+                self.synapses[0].count_read(s_in, "forward", times=reps - 1)  # every phase reads it
             spikes, h_new = self._step(h, acc, s_in, d_in, reps, beta_col, y, rng)
             if not contrastive:
                 if not causal:

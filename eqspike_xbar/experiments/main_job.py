@@ -13,6 +13,7 @@ STDP curves of the learning rule and of the SPICE coincidence-programming circui
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -97,7 +98,8 @@ def register(sub) -> None:
     p.add_argument("--run-id", help="name of the run folder (default: <time>-main-<data set>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed main job")
     p.add_argument("--data-dir", help="folder with the IDX files (MNIST, Fashion-MNIST)")
-    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="BLAS threads (default: one per core; measured faster than 1 on 2 cores)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_run)
 

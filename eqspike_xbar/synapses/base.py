@@ -68,12 +68,16 @@ class SynapseLayer(ABC):
         }
         self._pending = {"forward": np.zeros(self.n_pre), "backward": np.zeros(self.n_post)}
 
-    def count_read(self, x: np.ndarray, direction: str) -> None:
-        """Count a read of the input vectors ``x`` (B, lines) in ``direction`` (energy accounting);
-        the network also calls it for reads it shares between phases that replay the same input."""
+    def count_read(self, x: np.ndarray, direction: str, times: int = 1) -> None:
+        """Count ``times`` reads of the input vectors ``x`` (B, lines) in ``direction`` (energy
+        accounting); the network also calls it for reads it shares between phases or steps."""
+        if times < 1:
+            return
         c = self.counters
-        c[f"vectors_{direction}"] += x.shape[0]
+        c[f"vectors_{direction}"] += x.shape[0] * times
         act = np.einsum("bi,bi->i", x, x)
+        if times != 1:
+            act *= times
         c[f"activity_{direction}"] += act
         self._pending[direction] += act
 
