@@ -50,6 +50,7 @@ class SynapseLayer(ABC):
         self.layer = layer
         self.read_pulse_V = 0.0  # amplitude of one read pulse (V); set by backends that know a device
         self.read_pulse_s = getattr(config, "read_pulse_s", 1e-8)  # width of one read pulse (s)
+        self._line_sums = None  # (row, column) sums of G+ + G- (S), set by backends with conductances
         self.reset_counters()
 
     # ------------------------------------------------------------------ counting
@@ -84,7 +85,7 @@ class SynapseLayer(ABC):
     def line_conductance_sums(self):
         """(row sums, column sums) of G+ + G− (S) of the present state, or None when the backend
         has no conductances. Used for the device read energy V²·t·Σ G of every read pulse."""
-        return None
+        return self._line_sums
 
     def flush_read_energy(self) -> None:
         """Turn the line activity read since the last call into device read energy (J), with the
@@ -105,13 +106,20 @@ class SynapseLayer(ABC):
         self.counters["updates"] += 1
 
     # ------------------------------------------------------------------ interface
-    @abstractmethod
     def forward(self, pre: np.ndarray) -> np.ndarray:
-        """(B, n_pre) -> (B, n_post): drive of the post neurons."""
+        """(B, n_pre) -> (B, n_post): drive of the post neurons (counted, then ``pre @ M_f``)."""
+        self.count_read(pre, "forward")
+        return pre @ self._read_matrix("forward")
 
-    @abstractmethod
     def backward(self, post: np.ndarray) -> np.ndarray:
         """(B, n_post) -> (B, n_pre): drive of the pre neurons through the same synapses."""
+        self.count_read(post, "backward")
+        return post @ self._read_matrix("backward")
+
+    @abstractmethod
+    def _read_matrix(self, direction: str) -> np.ndarray:
+        """The matrix a read multiplies by: (n_pre, n_post) forward, (n_post, n_pre) backward.
+        Backends whose reads are not a matrix product override forward/backward instead."""
 
     @abstractmethod
     def update(self, row_events: np.ndarray, col_events: np.ndarray, scale: float) -> None:

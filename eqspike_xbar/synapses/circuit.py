@@ -85,7 +85,7 @@ class CircuitSynapses(DeviceSynapses):
             self._since_refresh += 1
             delta = w_dev - self._w_dev_ref
             self._Wf = (self._wf_ref + delta).astype(self.dtype)
-            self._Wb = (self._wb_ref + delta).astype(self.dtype)
+            self._Wb = self._Wf if self._wb_ref is self._wf_ref else (self._wb_ref + delta).astype(self.dtype)
             return
         wf, wb, tiles = self._exact()
         if self._since_refresh is not None:  # what the stale matrices would have given now
@@ -96,20 +96,19 @@ class CircuitSynapses(DeviceSynapses):
             self._measure_energy_split(tiles)
         self._spot_check()
         self._wf_ref, self._wb_ref, self._w_dev_ref = wf, wb, w_dev
-        self._Wf, self._Wb = wf.astype(self.dtype), wb.astype(self.dtype)
+        self._Wf = wf.astype(self.dtype)
+        self._Wb = self._Wf if wb is wf else wb.astype(self.dtype)
         self._since_refresh = 0
         self.refreshes += 1
 
     # ------------------------------------------------------------------ reads
-    def forward(self, pre):
-        self.count_read(pre, "forward")
-        self._sample(pre, "forward")
-        return pre @ self._Wf
+    def _read_matrix(self, direction):
+        return self._Wf if direction == "forward" else self._Wb.T
 
-    def backward(self, post):
-        self.count_read(post, "backward")
-        self._sample(post, "backward")
-        return post @ self._Wb.T
+    def count_read(self, x, direction, times=1):
+        super().count_read(x, direction, times)
+        if times >= 1:  # every counted read is also a candidate for the energy split's sample
+            self._sample(x, direction)
 
     def _sample(self, x, direction: str) -> None:
         """Keep a few of the real read vectors (every k-th row of each read) for the energy split."""
@@ -127,7 +126,7 @@ class CircuitSynapses(DeviceSynapses):
         """Power in the cells and in wires/drivers/sense of the sampled real read vectors, relative
         to V²·ΣG of the ideal read, per direction (nodal solution of every tile). Power is a
         quadratic form of the inputs, so real vectors are used, not an average pattern."""
-        for direction, n_in in (("forward", self.n_pre), ("backward", self.n_post)):
+        for direction in ("forward", "backward"):
             if not self._samples[direction]:
                 continue
             v = self.read_pulse_V * np.asarray(self._samples[direction], dtype=float)  # (k, n_in)

@@ -103,16 +103,8 @@ class DeviceSynapses(SynapseLayer):
         g = self._g_read[0] + self._g_read[1]
         self._line_sums = (g.sum(1), g.sum(0))
 
-    def line_conductance_sums(self):
-        return self._line_sums
-
-    def forward(self, pre):
-        self.count_read(pre, "forward")
-        return pre @ self._W
-
-    def backward(self, post):
-        self.count_read(post, "backward")
-        return post @ self._W.T
+    def _read_matrix(self, direction):
+        return self._W if direction == "forward" else self._W.T
 
     # ------------------------------------------------------------------ programming
     def pulse_counts(self, dw: np.ndarray) -> np.ndarray:

@@ -17,7 +17,6 @@ class IdealSynapses(SynapseLayer):
     def __init__(self, weights, config=None, rng=None, layer=0):
         super().__init__(weights, config, rng, layer)
         self.W = np.array(weights, copy=True)
-        self._line_sums = None
         if config is not None and getattr(config, "device", None):
             from .device import resolve_device
 
@@ -26,16 +25,8 @@ class IdealSynapses(SynapseLayer):
             pair = p.conductance.gmin_S + p.conductance.gmax_S
             self._line_sums = (np.full(self.n_pre, pair * self.n_post), np.full(self.n_post, pair * self.n_pre))
 
-    def line_conductance_sums(self):
-        return self._line_sums
-
-    def forward(self, pre):
-        self.count_read(pre, "forward")
-        return pre @ self.W
-
-    def backward(self, post):
-        self.count_read(post, "backward")
-        return post @ self.W.T
+    def _read_matrix(self, direction):
+        return self.W if direction == "forward" else self.W.T
 
     def update(self, row_events, col_events, scale):
         self._count_update(row_events)
