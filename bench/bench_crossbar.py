@@ -78,7 +78,7 @@ def measure_ngspice(n: int) -> dict:
     t0 = time.perf_counter()
     text = crossbar_netlist(g, v[0], spec)
     t_text = time.perf_counter() - t0
-    res = runner.run(text)
+    res = runner.run(text, vectors=sense_names(g.shape, "forward"))
     t_total = time.perf_counter() - t0
     return {"total_s": t_total, "netlist_s": t_text, "run_s": res.elapsed_s,
             "currents": [float(res[name][0]) for name in sense_names(g.shape, "forward")]}

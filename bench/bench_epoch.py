@@ -8,7 +8,7 @@
 
 Each configuration runs in its own process (so peak memory is its own), with one BLAS
 thread per core (--threads to change; measured: 2 threads 43-51 s, 1 thread 57-68 s per EqSpike epoch). Targets (issue 2): EqSpike <= 60 s per epoch, rate EP <= 10 s,
-peak memory <= 1 GB; circuit-in-the-loop <= 5 min per epoch. Needs MNIST (--data-dir or $EQSPIKE_XBAR_DATA).
+peak memory <= 1 GB (ideal networks); circuit-in-the-loop <= 5 min per epoch. Needs MNIST (--data-dir or $EQSPIKE_XBAR_DATA).
 """
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ OVERRIDES = {"device": {"synapses": {"backend": "device", "device": "taox_hfox",
              "circuit": {"synapses": {"backend": "circuit", "device": "taox_hfox", "w_max": [0.1, 0.3],
                                       "circuit": {"refresh_every": 10, "spot_checks": 0}}}}
 TARGET_S = {"eqspike": 60.0, "rate_ep": 10.0, "device": float("inf"), "circuit": 300.0}
+#: peak-memory targets (issue 2: 1 GB for the ideal networks; none set for device/circuit)
+TARGET_MB = {"eqspike": 1024.0, "rate_ep": 1024.0, "device": float("inf"), "circuit": float("inf")}
 DEFAULT = ("eqspike", "rate_ep")
 
 
@@ -95,7 +97,7 @@ def main() -> int:
         note = "" if r["batches"] == r["batches_per_epoch"] else f"  (extrapolated from {r['batches']} of {r['batches_per_epoch']} batches)"
         print(f"{name:<10} {r['epoch_s']:>10.1f} {TARGET_S[name]:>8.0f} {r['eval_test_s']:>14.1f} "
               f"{r['peak_mb']:>9.0f} {100 * r['test_acc_after']:>9.2f}%{note}")
-        ok &= r["epoch_s"] <= TARGET_S[name] and r["peak_mb"] <= 1024
+        ok &= r["epoch_s"] <= TARGET_S[name] and r["peak_mb"] <= TARGET_MB[name]
     print("all targets met" if ok else "some target missed")
     return 0 if ok else 1
 

@@ -25,7 +25,7 @@ from .mapping import ConductanceMapping
 from .netlist import crossbar_netlist, write_netlist
 from .solver import BACKENDS, FastCrossbar, ideal_currents, read_currents, register_backend
 from .spec import CrossbarSpec
-from .tiling import MAX_ARRAY, TiledCrossbar, effective_weights, tile_slices
+from .tiling import MAX_ARRAY, TiledCrossbar, effective_weights, tile_slices, transfer_matrices
 
 __all__ = [
     "BACKENDS", "ConductanceMapping", "CrossbarSpec", "FastCrossbar", "MAX_ARRAY", "TiledCrossbar",

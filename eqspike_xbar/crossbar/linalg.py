@@ -4,7 +4,8 @@ forces SuperLU.
 
 ``factorize(A) -> Factor`` with ``.solve(B)`` for one or many right-hand sides;
 ``schur_complement(K, n_int) -> S``: the dense Schur complement of the trailing
-``K.shape[0] - n_int`` rows/columns, ``S = K22 - K21 K11^-1 K12``.
+``K.shape[0] - n_int`` rows/columns, ``S = K22 - K21 K11^-1 K12``; ``SchurPattern`` does the
+same for many matrices of one pattern without re-analysing it (the transfer-matrix refreshes).
 """
 from __future__ import annotations
 
@@ -67,6 +68,7 @@ class _Handle:
         ip[0] = 1  # user-set iparm
         ip[1] = 2  # nested dissection (METIS)
         ip[9] = 8  # pivot perturbation 1e-8
+        ip[23] = 1  # two-level factorisation: measured 17.6 vs 24.6 ms per 128² Schur complement
         ip[34] = 1  # zero-based indexing
         self.perm = np.zeros(self.n, dtype=np.int32)
         self.schur_size = schur_size
@@ -102,14 +104,14 @@ _HANDLES: "OrderedDict[tuple, _Handle]" = OrderedDict()
 _MAX_HANDLES = 16
 
 
-def _handle(U: sp.csr_matrix, schur_size: int) -> _Handle:
+def _handle(U: sp.csr_matrix) -> _Handle:
     # one PARDISO instance per thread: tiles may be factored by several threads at once
-    key = (threading.get_ident(), U.shape[0], schur_size,
+    key = (threading.get_ident(), U.shape[0],
            hashlib.sha1(U.indptr.tobytes() + U.indices.tobytes()).hexdigest())
     h = _HANDLES.get(key)
     if h is None:
         h = _HANDLES[key] = _Handle(U.indptr.astype(np.int32), U.indices.astype(np.int32),
-                                    np.ascontiguousarray(U.data, dtype=np.float64), schur_size)
+                                    np.ascontiguousarray(U.data, dtype=np.float64), 0)
         while len(_HANDLES) > _MAX_HANDLES:
             _HANDLES.popitem(last=False)
     _HANDLES.move_to_end(key)
@@ -119,27 +121,23 @@ def _handle(U: sp.csr_matrix, schur_size: int) -> _Handle:
 class _Pardiso:
     """Factor of a sparse SPD matrix through a cached PARDISO analysis (upper triangle)."""
 
-    def __init__(self, A: sp.spmatrix, schur_size: int = 0):
+    def __init__(self, A: sp.spmatrix):
         U = sp.triu(A, format="csr")
         U.sort_indices()
         self._a = np.ascontiguousarray(U.data, dtype=np.float64)
-        self._h = _handle(U, schur_size)
-        self.schur = None
-        x = np.zeros(max(self._h.n, schur_size * schur_size))
-        self._factor(x)
-        if schur_size:
-            self.schur = x[: schur_size * schur_size].reshape(schur_size, schur_size)
+        self._h = _handle(U)
+        self._factor()
 
-    def _factor(self, x=None):
+    def _factor(self):
         h = self._h
-        h.call(22, self._a, np.zeros(h.n), np.zeros(max(h.n, h.schur_size ** 2)) if x is None else x)
+        h.call(22, self._a, np.zeros(h.n), np.zeros(h.n))
         h.owner = self
 
     def solve(self, B: np.ndarray) -> np.ndarray:
         if self._h.owner is not self:
             self._factor()
         b = np.asfortranarray(np.asarray(B, dtype=np.float64))
-        x = np.zeros_like(b, order="F")
+        x = np.empty_like(b, order="F")
         self._h.call(33, self._a, b, x, nrhs=1 if b.ndim == 1 else b.shape[1])
         return x
 
@@ -167,16 +165,67 @@ class _Empty:
         return np.zeros_like(np.asarray(B, dtype=np.float64))
 
 
-def schur_complement(K: sp.spmatrix, n_int: int) -> np.ndarray:
-    """Dense Schur complement of ``K`` onto its last ``K.shape[0] - n_int`` unknowns."""
-    K = sp.csr_matrix(K)
-    n = K.shape[0]
-    K22 = K[n_int:, n_int:].toarray()
-    if n_int == 0:
-        return K22
-    if _mkl():
-        S = _Pardiso(K, schur_size=n - n_int).schur
+class SchurPattern:
+    """Schur complements of many SPD matrices sharing one sparsity pattern (upper triangle, CSR,
+    sorted, ports last): the PARDISO analysis is done once per pattern and worker, each new set
+    of values costs one numerical factorisation. Thread-safe: concurrent callers each take a
+    free PARDISO instance from the pattern's pool (an instance is created when none is free).
+    """
+
+    def __init__(self, indptr, indices, schur_size: int):
+        self.indptr = np.ascontiguousarray(indptr, dtype=np.int32)
+        self.indices = np.ascontiguousarray(indices, dtype=np.int32)
+        self.n = self.indptr.size - 1
+        self.schur_size = int(schur_size)
+        self._free: list[_Handle] = []
+        self._lock = threading.Lock()
+
+    def _full(self, data) -> sp.csr_matrix:
+        U = sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n, self.n))
+        return (U + sp.triu(U, k=1).T).tocsr()
+
+    def schur(self, data) -> np.ndarray:
+        """Dense Schur complement onto the last ``schur_size`` unknowns for values ``data``
+        (the upper triangle's entries in pattern order)."""
+        m, n_int = self.schur_size, self.n - self.schur_size
+        data = np.ascontiguousarray(data, dtype=np.float64)
+        if n_int == 0 or m == 0:
+            return self._full(data).toarray()[n_int:, n_int:]
+        if not _mkl():
+            K = self._full(data)
+            K12 = K[:n_int, n_int:].toarray()
+            X = _SuperLU(K[:n_int, :n_int]).solve(K12)
+            return K[n_int:, n_int:].toarray() - K12.T @ X
+        with self._lock:
+            h = self._free.pop() if self._free else None
+        if h is None:
+            h = _Handle(self.indptr, self.indices, data, m)
+        try:
+            x = np.zeros(max(self.n, m * m))
+            h.call(22, data, np.zeros(self.n), x)
+            h.owner = None
+        finally:
+            with self._lock:
+                self._free.append(h)
+        S = x[: m * m].reshape(m, m)
         return 0.5 * (S + S.T)  # PARDISO returns the full symmetric block; remove rounding asymmetry
-    K12 = K[:n_int, n_int:].toarray()
-    X = _SuperLU(K[:n_int, :n_int]).solve(K12)
-    return K22 - K12.T @ X
+
+
+_PATTERNS: "OrderedDict[tuple, SchurPattern]" = OrderedDict()
+
+
+def schur_complement(K: sp.spmatrix, n_int: int) -> np.ndarray:
+    """Dense Schur complement of SPD ``K`` onto its last ``K.shape[0] - n_int`` unknowns,
+    ``S = K22 - K21 K11^-1 K12`` (the analysis of each distinct pattern is cached)."""
+    U = sp.triu(sp.csr_matrix(K), format="csr")
+    U.sum_duplicates()
+    U.sort_indices()
+    m = K.shape[0] - n_int
+    key = (U.shape[0], m, hashlib.sha1(U.indptr.tobytes() + U.indices.tobytes()).hexdigest())
+    pattern = _PATTERNS.get(key)
+    if pattern is None:
+        pattern = _PATTERNS[key] = SchurPattern(U.indptr, U.indices, m)
+        while len(_PATTERNS) > _MAX_HANDLES:
+            _PATTERNS.popitem(last=False)
+    _PATTERNS.move_to_end(key)
+    return pattern.schur(U.data)

@@ -60,6 +60,15 @@ def _series(name: str, a: str, b: str, r: float) -> str:
     return f"R{name} {a} {b} {spice_number(r, name)}"
 
 
+def _segments(prefix: str, node: str, M: int, N: int, r: float) -> list[str]:
+    """Wire segments between neighbouring cells: word lines (``node='r'``) along each row,
+    bit lines (``node='c'``) down each column; a 0-ohm segment is a 0 V source."""
+    elem, value = ("V", "0") if r == 0 else ("R", spice_number(r, f"{prefix} segment resistance"))
+    if node == "r":
+        return [f"{elem}{prefix}{i}_{j} r{i}_{j} r{i}_{j + 1} {value}" for i in range(M) for j in range(N - 1)]
+    return [f"{elem}{prefix}{i}_{j} c{i}_{j} c{i + 1}_{j} {value}" for j in range(N) for i in range(M - 1)]
+
+
 def _cell_line(i: int, j: int, g: float, spec: CrossbarSpec) -> str:
     if spec.cell == "1R" and spec.linear:  # = xbar_1r; a plain R loads ~2x faster in ngspice
         return f"R{i}_{j} r{i}_{j} c{i}_{j} {spice_number(1.0 / g, 'device resistance')}"
@@ -103,16 +112,16 @@ def crossbar_netlist(g, v_in, spec: CrossbarSpec = CrossbarSpec(), direction: st
         include,
         "* cells",
     ]
-    for i in range(M):
-        for j in range(N):
-            if g[i, j] > 0:
-                lines.append(_cell_line(i, j, float(g[i, j]), spec))
+    if spec.cell == "1R" and spec.linear:  # g is checked finite and >= 0: repr is a safe number
+        with np.errstate(divide="ignore"):
+            r = (1.0 / g).tolist()
+        lines += [f"R{i}_{j} r{i}_{j} c{i}_{j} {r[i][j]!r}" for i in range(M) for j in range(N) if g[i, j] > 0]
+    else:
+        lines += [_cell_line(i, j, float(g[i, j]), spec) for i in range(M) for j in range(N) if g[i, j] > 0]
     lines.append("* word-line segments")
-    for i in range(M):
-        lines += [_series(f"W{i}_{j}", f"r{i}_{j}", f"r{i}_{j + 1}", spec.r_wordline) for j in range(N - 1)]
+    lines += _segments("W", "r", M, N, spec.r_wordline)
     lines.append("* bit-line segments")
-    for j in range(N):
-        lines += [_series(f"B{i}_{j}", f"c{i}_{j}", f"c{i + 1}_{j}", spec.r_bitline) for i in range(M - 1)]
+    lines += _segments("B", "c", M, N, spec.r_bitline)
     lines.append("* terminations (word lines at column 0, bit lines at the last row)")
     lines += [_series(f"Tr{i}", f"rp{i}", f"r{i}_0", r_row_term) for i in range(M)]
     lines += [_series(f"Tc{j}", f"cp{j}", f"c{M - 1}_{j}", r_col_term) for j in range(N)]

@@ -11,6 +11,7 @@ complement onto the ports gives the exact effective transfer matrix.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,22 +155,28 @@ class NodalModel:
         """Indices of nodes with imposed voltages: drivers, and ideal virtual grounds."""
         return self.drive if self.spec.sense == "tia" else np.concatenate([self.drive, self.sense])
 
+    @property
+    def free(self) -> np.ndarray:
+        """Indices of the nodes solved for (all but :attr:`fixed`)."""
+        if not hasattr(self, "_free"):
+            self._free = np.setdiff1d(np.arange(self.n), self.fixed)
+        return self._free
+
     # -- solutions ----------------------------------------------------------------------
     def node_voltages(self, v_in: np.ndarray, tol_v: float = 1e-13, max_iter: int = 50) -> np.ndarray:
         """Node voltages (V), shape (n, B), for driver voltages ``v_in`` of shape (B, M)."""
         v_in = np.atleast_2d(v_in)
-        fixed = self.fixed
-        free = np.setdiff1d(np.arange(self.n), fixed)
-        vf = np.zeros((fixed.size, v_in.shape[0]))
-        vf[: self.shape[0]] = v_in.T
+        fixed, free = self.fixed, self.free
+        # ports are numbered last: with ideal sense the free nodes are exactly 0 .. n_int-1
+        rows = slice(0, self.n_int) if free.size == self.n_int else free
         if self._linear_factor is None:  # one factorisation per conductance state
             _, g_lin = self.cell_current(np.zeros(self.shape))
             K = self.matrix(g_lin)
-            self._linear_factor = (linalg.factorize(K[free][:, free]), K[free][:, fixed])
-        factor, Kfx = self._linear_factor
+            self._linear_factor = (linalg.factorize(K[free][:, free]), K[free][:, self.drive])
+        factor, K_drive = self._linear_factor
         v = np.zeros((self.n, v_in.shape[0]))
-        v[fixed] = vf
-        v[free] = factor.solve(-(Kfx @ vf)).reshape(free.size, v_in.shape[0])
+        v[self.drive] = v_in.T  # the other fixed nodes (ideal virtual grounds) are at 0 V
+        v[rows] = factor.solve(-(K_drive @ v_in.T)).reshape(free.size, v_in.shape[0])
         if self.spec.linear:
             return v
         for k in range(v.shape[1]):  # Newton, one input vector at a time
@@ -227,13 +234,72 @@ class NodalModel:
 
     def transfer_matrix(self) -> np.ndarray:
         """Exact W with ``I_sense = V_drive @ W`` (linear devices), from the Schur complement."""
-        if not self.spec.linear:
-            raise CircuitError("transfer matrices need linear devices (v0=None): with a non-linear "
-                               "read I-V use solve() per input vector")
-        _, g_lin = self.cell_current(np.zeros(self.shape))
-        S = linalg.schur_complement(self.matrix(g_lin), self.n_int)
+        return transfer_matrix(self.p, self.spec)
+
+
+class TransferPlan:
+    """What the Schur complement of one oriented crossbar needs besides the conductances: the
+    node numbering, the upper triangle's sparsity pattern (PARDISO's analysis of it is cached),
+    the wires' entries, and where each cell's conductance lands. Built once per shape, wires
+    and spec; a new conductance state then costs one scatter and one numerical factorisation.
+    """
+
+    def __init__(self, problem: Oriented, spec: CrossbarSpec):
+        self.spec = spec
+        model = NodalModel(problem, spec)
+        self.shape, self.n_int = model.shape, model.n_int
+        U = sp.triu(model.matrix(np.ones(model.shape)), format="csr")  # wires + every cell
+        U.sum_duplicates()
+        U.sort_indices()
+        n = U.shape[0]
+        keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(U.indptr)) * n + U.indices
+
+        def where(r, c):
+            lo, hi = np.minimum(r, c).astype(np.int64), np.maximum(r, c)
+            return np.searchsorted(keys, lo * n + hi)
+
+        W = sp.triu(model.K_wires, format="coo")
+        self.base = np.zeros(U.nnz)
+        np.add.at(self.base, where(W.row, W.col), W.data)
+        a, b = model.lr.ravel(), model.lc.ravel()
+        cells = np.arange(a.size)
+        self.scatter = sp.csr_matrix(
+            (np.concatenate([np.ones(2 * a.size), -np.ones(a.size)]),
+             (np.concatenate([where(a, a), where(b, b), where(a, b)]), np.concatenate([cells] * 3))),
+            shape=(U.nnz, a.size))
+        self.pattern = linalg.SchurPattern(U.indptr, U.indices, n - self.n_int)
+
+    def transfer(self, g: np.ndarray) -> np.ndarray:
+        """W (M, N) in S with ``I_sense = V_drive @ W`` for oriented device conductances ``g``."""
+        spec = self.spec
+        geff = g / (1.0 + g * spec.r_access) if spec.cell == "1T1R" else np.asarray(g, dtype=float)
+        S = self.pattern.schur(self.base + self.scatter @ geff.ravel())
         M = self.shape[0]
         S_ds, S_ss = S[:M, M:], S[M:, M:]
-        if self.spec.sense == "ideal":
+        if spec.sense == "ideal":
             return -S_ds
-        return -np.linalg.solve(S_ss, S_ds.T).T * self.spec.tia_input_conductance
+        return -np.linalg.solve(S_ss, S_ds.T).T * spec.tia_input_conductance
+
+
+_PLANS: dict[tuple, TransferPlan] = {}
+_PLANS_LOCK = threading.Lock()
+
+
+def transfer_matrix(problem: Oriented, spec: CrossbarSpec) -> np.ndarray:
+    """Exact W with ``I_sense = V_drive @ W`` of an oriented problem (linear devices)."""
+    if not spec.linear:
+        raise CircuitError("transfer matrices need linear devices (v0=None): with a non-linear "
+                           "read I-V use solve() per input vector")
+    return transfer_plan(problem, spec).transfer(problem.g)
+
+
+def transfer_plan(problem: Oriented, spec: CrossbarSpec) -> TransferPlan:
+    """The cached :class:`TransferPlan` for this problem's shape, wires and spec."""
+    key = (problem.g.shape, problem.r_row_wire, problem.r_col_wire, problem.r_drive, problem.r_sense, spec)
+    with _PLANS_LOCK:
+        plan = _PLANS.get(key)
+        if plan is None:
+            if len(_PLANS) >= 16:
+                _PLANS.pop(next(iter(_PLANS)))
+            plan = _PLANS[key] = TransferPlan(problem, spec)
+    return plan

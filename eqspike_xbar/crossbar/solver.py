@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import CircuitError
 from .netlist import check_conductances, check_inputs, crossbar_netlist, driver_names, sense_names
-from .nodal import NodalModel, oriented, rot
+from .nodal import NodalModel, oriented, rot, transfer_matrix
 from .spec import CrossbarSpec, check_direction
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class FastCrossbar:
             if direction == "backward" and self.reciprocal:
                 self._transfer[direction] = self.transfer_matrix("forward")
             else:
-                w = self.model(direction).transfer_matrix()
+                w = transfer_matrix(oriented(self.g, self.spec, direction), self.spec)
                 self._transfer[direction] = w if direction == "forward" else rot(w)
         return self._transfer[direction]
 
@@ -120,10 +120,10 @@ def _ngspice(g, v, spec, direction, timeout_s: float = 120.0, runner=None, **_):
     t0 = time.perf_counter()
     for k, row in enumerate(v):
         if k == 0:
-            res = runner.run(crossbar_netlist(g, row, spec, direction))
+            res = runner.run(crossbar_netlist(g, row, spec, direction), vectors=names)
         else:  # same circuit, new inputs: alter the driver sources instead of reloading
             runner.alter(dict(zip(sources, map(float, row))))
-            res = runner.rerun()
+            res = runner.rerun(vectors=names)
         out[k] = [res[name][0] for name in names]
     log.debug("ngspice: %d read(s) of %dx%d in %.3f s", v.shape[0], M, N, time.perf_counter() - t0)
     return out

@@ -53,25 +53,38 @@ class TiledCrossbar:
         return out
 
     def transfer_matrix(self, direction: str = "forward", workers: int | None = None) -> np.ndarray:
-        """Block matrix (M, N) of the tiles' effective conductances (S). The tiles are
-        independent circuits: with several tiles they are factored on ``workers`` threads
-        (default: one per core; the sparse factorisation releases the GIL)."""
-        w = np.zeros(self.g.shape)
-        workers = workers or min(len(self.tiles), os.cpu_count() or 1)
-        if workers > 1 and len(self.tiles) > 1:
-            with ThreadPoolExecutor(workers) as pool:
-                blocks = list(pool.map(lambda t: t.transfer_matrix(direction), self.tiles))
-        else:
-            blocks = [t.transfer_matrix(direction) for t in self.tiles]
-        for (rs, cs), block in zip(self.slices, blocks):
-            w[rs, cs] = block
-        return w
+        """Block matrix (M, N) of the tiles' effective conductances (S); see :func:`transfer_matrices`."""
+        return transfer_matrices([self], direction, workers)[0]
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def transfer_matrices(crossbars, direction: str = "forward", workers: int | None = None) -> list[np.ndarray]:
+    """The transfer matrices of several tiled crossbars (e.g. a layer's G+ and G− arrays).
+    Tiles are independent circuits: all tiles of all crossbars are factored on ``workers``
+    threads of a persistent pool (default: one per core; the sparse factorisation releases
+    the GIL, and each worker keeps its solver's analysis of the tile pattern)."""
+    jobs = [t for xb in crossbars for t in xb.tiles]
+    workers = workers or min(len(jobs), os.cpu_count() or 1)
+    if workers > 1 and len(jobs) > 1:
+        pool = _POOLS.get(workers) or _POOLS.setdefault(workers, ThreadPoolExecutor(workers, "tile"))
+        blocks = iter(list(pool.map(lambda t: t.transfer_matrix(direction), jobs)))
+    else:
+        blocks = iter([t.transfer_matrix(direction) for t in jobs])
+    out = []
+    for xb in crossbars:
+        w = np.zeros(xb.g.shape)
+        for rs, cs in xb.slices:
+            w[rs, cs] = next(blocks)
+        out.append(w)
+    return out
 
 
 def effective_weights(g_pos, g_neg, mapping, spec: CrossbarSpec = CrossbarSpec(),
                       direction: str = "forward", max_array=MAX_ARRAY) -> np.ndarray:
     """Weights the circuit actually applies: (W(G+) − W(G−)) / scale, tiled; forward
     ``y = x @ W``, backward ``y = W @ x`` (x in units of the read voltage)."""
-    pos = TiledCrossbar(g_pos, spec, max_array).transfer_matrix(direction)
-    neg = TiledCrossbar(g_neg, spec, max_array).transfer_matrix(direction)
+    pos, neg = transfer_matrices([TiledCrossbar(g_pos, spec, max_array), TiledCrossbar(g_neg, spec, max_array)],
+                                 direction)
     return (pos - neg) / mapping.scale

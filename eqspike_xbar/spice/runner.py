@@ -183,18 +183,21 @@ class NgspiceRunner:
     def version(self):
         return _Library.version
 
-    def run(self, netlist: str, timeout_s: float | None = None) -> NgspiceResult:
-        """Load ``netlist`` (checked by ``check_netlist``) and run the analysis it holds."""
+    def run(self, netlist: str, timeout_s: float | None = None,
+            vectors: Iterable[str] | None = None) -> NgspiceResult:
+        """Load ``netlist`` (checked by ``check_netlist``) and run the analysis it holds.
+        ``vectors``: the names to read back (default: all; a 128x128 crossbar has 33,000
+        vectors, and reading them all costs a quarter of a second)."""
         check_netlist(netlist, allowed_includes())
         with _Library.lock:
             self._load(netlist)
-            return self._run_loaded(timeout_s)
+            return self._run_loaded(timeout_s, vectors)
 
-    def rerun(self, timeout_s: float | None = None) -> NgspiceResult:
+    def rerun(self, timeout_s: float | None = None, vectors: Iterable[str] | None = None) -> NgspiceResult:
         """Run the circuit loaded by this runner's last :meth:`run` again (after :meth:`alter`)."""
         with _Library.lock:
             self._check_loaded()
-            return self._run_loaded(timeout_s)
+            return self._run_loaded(timeout_s, vectors)
 
     def alter(self, values: Mapping[str, float] | Iterable[tuple[str, float]], param: str | None = None) -> None:
         """Change element values of the loaded circuit: ``{"r1": 1e3, "v2": 0.1}``.
@@ -237,9 +240,16 @@ class NgspiceRunner:
         lines = [line for line in netlist.splitlines() if line.strip()]
         if not lines or not lines[-1].strip().lower() == ".end":
             lines.append(".end")
+        # one NUL-separated buffer and an array of pointers into it (49,000 lines at 128x128)
         ffi = shared.ffi
-        keep = [ffi.new("char[]", line.encode("utf-8")) for line in lines] + [ffi.NULL]
-        rc = shared._ngspice_shared.ngSpice_Circ(ffi.new("char *[]", keep))
+        raw = "\0".join(lines).encode("utf-8") + b"\0"
+        buf = ffi.new("char[]", raw)
+        ends = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 0)
+        starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.uint64)
+        addrs = np.zeros(len(lines) + 1, dtype=np.uint64)  # NULL-terminated
+        addrs[:-1] = starts + np.uint64(int(ffi.cast("uintptr_t", buf)))
+        rc = shared._ngspice_shared.ngSpice_Circ(ffi.cast("char **", ffi.from_buffer(addrs)))
+        del buf, addrs
         if rc:
             raise NgspiceError(f"ngspice could not load the netlist (return code {rc})")
         self._raise_on_errors("loading the netlist")
@@ -251,7 +261,7 @@ class NgspiceRunner:
         if errors:
             raise NgspiceError(f"ngspice reported an error while {what}: {' | '.join(errors[:3])}")
 
-    def _run_loaded(self, timeout_s: float | None) -> NgspiceResult:
+    def _run_loaded(self, timeout_s: float | None, vectors: Iterable[str] | None = None) -> NgspiceResult:
         shared = self._shared
         timeout = self.timeout_s if timeout_s is None else float(timeout_s)
         attempts = (None,) + (RETRY_OPTIONS if self.retry_convergence else ())
@@ -269,7 +279,7 @@ class NgspiceRunner:
             if not errors and plot and plot != before:
                 result = NgspiceResult(
                     analysis=re.sub(r"\d+$", "", plot), plot=plot,
-                    vectors=_read_vectors(shared, plot), elapsed_s=elapsed,
+                    vectors=_read_vectors(shared, plot, vectors), elapsed_s=elapsed,
                     log=[text for _, text in shared.lines])
                 _command(shared, f"destroy {plot}")
                 return result
@@ -306,6 +316,9 @@ class NgspiceRunner:
             delay = min(delay * 1.5, 0.01)
 
 
+_VECTOR_NAME = re.compile(r"^[a-z0-9_#.:\[\]-]{1,128}$")
+
+
 def _current_plot(shared) -> str:
     ptr = shared._ngspice_shared.ngSpice_CurPlot()
     if ptr == shared.ffi.NULL:
@@ -314,16 +327,24 @@ def _current_plot(shared) -> str:
     return "" if name == "const" else name
 
 
-def _read_vectors(shared, plot: str) -> dict[str, np.ndarray]:
+def _read_vectors(shared, plot: str, wanted: Iterable[str] | None = None) -> dict[str, np.ndarray]:
     ffi, lib = shared.ffi, shared._ngspice_shared
-    names = lib.ngSpice_AllVecs(plot.encode())
+    if wanted is None:
+        names, i, all_names = lib.ngSpice_AllVecs(plot.encode()), 0, []
+        while names[i] != ffi.NULL:
+            all_names.append(ffi.string(names[i]).decode())
+            i += 1
+    else:
+        all_names = [str(name).lower() for name in wanted]
+        for name in all_names:
+            if not _VECTOR_NAME.match(name):
+                raise NetlistSafetyError(f"vector name {name!r} is not a plain ngspice vector name")
     out = {}
-    i = 0
-    while names[i] != ffi.NULL:
-        name = ffi.string(names[i]).decode()
-        i += 1
+    for name in all_names:
         info = lib.ngGet_Vec_Info(f"{plot}.{name}".encode())
         if info == ffi.NULL:
+            if wanted is not None:
+                raise NgspiceError(f"ngspice result has no vector {name!r} (plot {plot})")
             continue
         n = info.v_length
         if info.v_compdata == ffi.NULL:

@@ -72,10 +72,16 @@ class CircuitSynapses(DeviceSynapses):
         return TiledCrossbar(g, self.spec, self.max_array)
 
     def _exact(self):
+        from ..crossbar import transfer_matrices
+
         tp, tn = self._tiles(self._g_read[0]), self._tiles(self._g_read[1])
-        wf = (tp.transfer_matrix("forward") - tn.transfer_matrix("forward")) / self.scale
-        reciprocal = all(t.reciprocal for t in tp.tiles)
-        wb = wf if reciprocal else (tp.transfer_matrix("backward") - tn.transfer_matrix("backward")) / self.scale
+        pos, neg = transfer_matrices([tp, tn], "forward")
+        wf = (pos - neg) / self.scale
+        if all(t.reciprocal for t in tp.tiles):
+            wb = wf
+        else:
+            pos, neg = transfer_matrices([tp, tn], "backward")
+            wb = (pos - neg) / self.scale
         return wf, wb, (tp, tn)
 
     def _refresh(self) -> None:
