@@ -4,6 +4,7 @@ Tolerances: states are compared to 1e-9 (of the 0..1 state range: ngspice integr
 zero rate below threshold); cell voltages with ideal wires to 1 mV.
 """
 import dataclasses
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -142,6 +143,17 @@ def test_cli_calibrate_and_stdp(tmp_path):
     assert main(["program", "stdp", "--rows", "2", "--cols", "2", "--delays-ns", "0", "60", "2",
                  "--runs-dir", str(tmp_path), "--run-id", "stdp"]) == 0
     assert (tmp_path / "stdp" / "stdp.nc").is_file()
+    # the calibrated device is what device/circuit training programs: SPICE -> TOML -> training
+    assert main(["train", "--runs-dir", str(tmp_path), "--run-id", "trained", "--no-progress",
+                 "--set", f"synapses.device={json.dumps(str(run / 'vteam_array.toml'))}",
+                 "--set", 'synapses.backend="circuit"', "--set", "synapses.circuit.spot_checks=0",
+                 "--set", "data.train_limit=40", "--set", "network.layers=[64, 8, 10]",
+                 "--set", "network.free_steps=6", "--set", "network.nudged_steps=3", "--set", "network.readout_steps=3",
+                 "--set", "learning.epochs=1"]) == 0
+    with xr.open_dataset(tmp_path / "trained" / "metrics.nc") as ds:
+        assert float(ds.energy_train.sel(component="programming")[-1]) > 0  # the calibrated pulses
+    cfg = (tmp_path / "trained" / "config.toml").read_text()
+    assert "vteam_array.toml" in cfg
 
 
 @pytest.mark.parametrize("argv, match", [
