@@ -30,5 +30,5 @@ from .tiling import MAX_ARRAY, TiledCrossbar, effective_weights, tile_slices, tr
 __all__ = [
     "BACKENDS", "ConductanceMapping", "CrossbarSpec", "FastCrossbar", "MAX_ARRAY", "TiledCrossbar",
     "crossbar_netlist", "effective_weights", "ideal_currents", "read_currents", "register_backend",
-    "tile_slices", "write_netlist",
+    "tile_slices", "transfer_matrices", "write_netlist",
 ]

@@ -115,3 +115,36 @@ def test_sinh_device_is_linear_for_small_and_superlinear_for_large_voltages():
     np.testing.assert_allclose(FastCrossbar(g, nl).read(small), FastCrossbar(g, lin).read(small), rtol=1e-6)
     big = np.full((1, 3), 0.5)
     assert np.all(FastCrossbar(g, nl).read(big) > 2 * FastCrossbar(g, lin).read(big))
+
+
+def _dense_transfer(g, spec):
+    """W_f from a dense Schur complement of a freshly assembled nodal matrix (no caches)."""
+    from eqspike_xbar.crossbar.nodal import NodalModel, oriented
+
+    model = NodalModel(oriented(g, spec, "forward"), spec)
+    K = model.matrix(g).toarray()
+    k = model.n_int
+    S = K[k:, k:] - K[k:, :k] @ np.linalg.solve(K[:k, :k], K[:k, k:])
+    return -S[: g.shape[0], g.shape[0]:]
+
+
+def test_cached_transfer_plan_serves_new_states_and_concurrent_tiles():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from eqspike_xbar.crossbar import TiledCrossbar, transfer_matrices
+
+    rng = np.random.default_rng(7)
+    spec = CrossbarSpec(r_wordline=2.0, r_bitline=3.0)
+    states = [random_case(rng, 9, 6) for _ in range(4)]
+    for g in states:  # one plan (pattern, PARDISO analysis) for every state of this shape
+        np.testing.assert_allclose(FastCrossbar(g, spec).transfer_matrix(), _dense_transfer(g, spec), rtol=1e-10)
+    with ThreadPoolExecutor(4) as pool:  # several threads share the plan at once
+        results = list(pool.map(lambda g: FastCrossbar(g, spec).transfer_matrix(), states * 3))
+    for g, w in zip(states * 3, results):
+        np.testing.assert_allclose(w, _dense_transfer(g, spec), rtol=1e-10)
+    layer = np.vstack(states)  # a 36 x 6 layer on 9 x 6 tiles: the tiles of two layers at once
+    w_tiled, w_neg = transfer_matrices(
+        [TiledCrossbar(layer, spec, (9, 6)), TiledCrossbar(layer[::-1], spec, (9, 6))])
+    np.testing.assert_allclose(w_tiled, np.vstack([_dense_transfer(g, spec) for g in states]), rtol=1e-10)
+    np.testing.assert_allclose(w_neg, np.vstack([_dense_transfer(g, spec) for g in
+                                                 [layer[::-1][9 * k: 9 * k + 9] for k in range(4)]]), rtol=1e-10)
