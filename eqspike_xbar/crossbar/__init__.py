@@ -16,7 +16,8 @@ forward when ``.reciprocal``).
 ``read_currents(g, v, spec, direction, backend="fast"|"ngspice", **options) -> (B, out)``,
 ``ideal_currents(g, v, direction)``, backend registry ``BACKENDS`` / ``register_backend``.
 ``TiledCrossbar(g, spec, max_array=(128, 128))``: ``.read``, ``.transfer_matrix``;
-``tile_slices(shape, max_rows, max_cols)``;
+``tile_slices(shape, max_rows, max_cols)``; ``transfer_matrices([tiled, ...], direction)``
+(all tiles of several layers/arrays on one thread pool);
 ``effective_weights(g_pos, g_neg, mapping, spec, direction, max_array) -> (M, N)``.
 ``crossbar_netlist(g, v_in, spec, direction) -> str`` (pure; ``.options klu``, checked),
 ``write_netlist(path, g, v_in, spec, direction) -> Path`` (atomic).

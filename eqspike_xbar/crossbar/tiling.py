@@ -57,7 +57,7 @@ class TiledCrossbar:
         return transfer_matrices([self], direction, workers)[0]
 
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
 def transfer_matrices(crossbars, direction: str = "forward", workers: int | None = None) -> list[np.ndarray]:
@@ -68,7 +68,8 @@ def transfer_matrices(crossbars, direction: str = "forward", workers: int | None
     jobs = [t for xb in crossbars for t in xb.tiles]
     workers = workers or min(len(jobs), os.cpu_count() or 1)
     if workers > 1 and len(jobs) > 1:
-        pool = _POOLS.get(workers) or _POOLS.setdefault(workers, ThreadPoolExecutor(workers, "tile"))
+        key = (os.getpid(), workers)  # a forked child must not use its parent's (dead) threads
+        pool = _POOLS.get(key) or _POOLS.setdefault(key, ThreadPoolExecutor(workers, "tile"))
         blocks = iter(list(pool.map(lambda t: t.transfer_matrix(direction), jobs)))
     else:
         blocks = iter([t.transfer_matrix(direction) for t in jobs])
