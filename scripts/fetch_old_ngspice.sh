@@ -11,16 +11,18 @@ if [ -n "$lib" ]; then
     exit 0
 fi
 command -v apt-get >/dev/null 2>&1 || { echo "fetch_old_ngspice: apt-get not found; the old-ngspice test will be skipped" >&2; exit 0; }
-version=$(apt-cache madison libngspice0 2>/dev/null | awk -F'|' '$2 ~ /^ *39\./ {gsub(/ /, "", $2); print $2; exit}')
+version=$(apt-cache madison libngspice0 2>/dev/null | awk -F'|' '$2 ~ /^ *39\./ {gsub(/ /, "", $2); print $2; exit}' || true)
 if [ -z "$version" ]; then
     echo "fetch_old_ngspice: no libngspice0 39.x in the apt sources; the old-ngspice test will be skipped" >&2
     exit 0
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$tmp" && apt-get download -qq "libngspice0=$version" 2>/dev/null)
-mkdir -p "$tmp/x"
-dpkg-deb -x "$tmp"/libngspice0_*.deb "$tmp/x"
+if ! (cd "$tmp" && apt-get download -qq "libngspice0=$version" 2>/dev/null) \
+        || ! mkdir -p "$tmp/x" || ! dpkg-deb -x "$tmp"/libngspice0_*.deb "$tmp/x"; then
+    echo "fetch_old_ngspice: could not download or unpack libngspice0 $version; the old-ngspice test will be skipped" >&2
+    exit 0
+fi
 rm -rf "$dest"
 mkdir -p .cache
 mv "$tmp/x" "$dest"

@@ -3,9 +3,9 @@ importable, else SciPy's SuperLU. One MKL thread (the machine has 2 cores and se
 forces SuperLU.
 
 ``factorize(A) -> Factor`` with ``.solve(B)`` for one or many right-hand sides;
-``schur_complement(K, n_int) -> S``: the dense Schur complement of the trailing
-``K.shape[0] - n_int`` rows/columns, ``S = K22 - K21 K11^-1 K12``; ``SchurPattern`` does the
-same for many matrices of one pattern without re-analysing it (the transfer-matrix refreshes).
+``SchurPattern(indptr, indices, m).schur(data) -> S``: the dense Schur complement of the
+trailing ``m`` rows/columns, ``S = K22 - K21 K11^-1 K12``, for many matrices of one pattern
+without re-analysing it (the transfer-matrix refreshes).
 """
 from __future__ import annotations
 
@@ -169,16 +169,18 @@ class SchurPattern:
     """Schur complements of many SPD matrices sharing one sparsity pattern (upper triangle, CSR,
     sorted, ports last): the PARDISO analysis is done once per pattern and worker, each new set
     of values costs one numerical factorisation. Thread-safe: concurrent callers each take a
-    free PARDISO instance from the pattern's pool (an instance is created when none is free).
+    free PARDISO instance from the pattern's pool; at most ``max_handles`` (default: one per
+    core) exist, further callers wait (8.5 MB of factor per 128x128 instance).
     """
 
-    def __init__(self, indptr, indices, schur_size: int):
+    def __init__(self, indptr, indices, schur_size: int, max_handles: int | None = None):
         self.indptr = np.ascontiguousarray(indptr, dtype=np.int32)
         self.indices = np.ascontiguousarray(indices, dtype=np.int32)
         self.n = self.indptr.size - 1
         self.schur_size = int(schur_size)
         self._free: list[_Handle] = []
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max(1, max_handles or os.cpu_count() or 1))
 
     def _full(self, data) -> sp.csr_matrix:
         U = sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n, self.n))
@@ -196,36 +198,17 @@ class SchurPattern:
             K12 = K[:n_int, n_int:].toarray()
             X = _SuperLU(K[:n_int, :n_int]).solve(K12)
             return K[n_int:, n_int:].toarray() - K12.T @ X
-        with self._lock:
-            h = self._free.pop() if self._free else None
-        if h is None:
-            h = _Handle(self.indptr, self.indices, data, m)
-        try:
-            x = np.zeros(max(self.n, m * m))
-            h.call(22, data, np.zeros(self.n), x)
-            h.owner = None
-        finally:
+        with self._slots:  # at most max_handles instances, each used by one thread at a time
             with self._lock:
-                self._free.append(h)
+                h = self._free.pop() if self._free else None
+            try:
+                if h is None:
+                    h = _Handle(self.indptr, self.indices, data, m)
+                x = np.zeros(max(self.n, m * m))
+                h.call(22, data, np.zeros(self.n), x)
+            finally:
+                if h is not None:
+                    with self._lock:
+                        self._free.append(h)
         S = x[: m * m].reshape(m, m)
         return 0.5 * (S + S.T)  # PARDISO returns the full symmetric block; remove rounding asymmetry
-
-
-_PATTERNS: "OrderedDict[tuple, SchurPattern]" = OrderedDict()
-
-
-def schur_complement(K: sp.spmatrix, n_int: int) -> np.ndarray:
-    """Dense Schur complement of SPD ``K`` onto its last ``K.shape[0] - n_int`` unknowns,
-    ``S = K22 - K21 K11^-1 K12`` (the analysis of each distinct pattern is cached)."""
-    U = sp.triu(sp.csr_matrix(K), format="csr")
-    U.sum_duplicates()
-    U.sort_indices()
-    m = K.shape[0] - n_int
-    key = (U.shape[0], m, hashlib.sha1(U.indptr.tobytes() + U.indices.tobytes()).hexdigest())
-    pattern = _PATTERNS.get(key)
-    if pattern is None:
-        pattern = _PATTERNS[key] = SchurPattern(U.indptr, U.indices, m)
-        while len(_PATTERNS) > _MAX_HANDLES:
-            _PATTERNS.popitem(last=False)
-    _PATTERNS.move_to_end(key)
-    return pattern.schur(U.data)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import CircuitError
+from ..errors import CircuitError, NetlistSafetyError
 from ..validation import check_finite, check_netlist, check_nonnegative, spice_number
 from .spec import CrossbarSpec, check_direction
 
@@ -113,8 +113,12 @@ def crossbar_netlist(g, v_in, spec: CrossbarSpec = CrossbarSpec(), direction: st
         "* cells",
     ]
     if spec.cell == "1R" and spec.linear:  # g is checked finite and >= 0: repr is a safe number
-        with np.errstate(divide="ignore"):
-            r = (1.0 / g).tolist()
+        with np.errstate(divide="ignore", over="ignore"):
+            r_all = 1.0 / g
+        if not np.all(np.isfinite(r_all[g > 0])):
+            raise NetlistSafetyError("device resistance must be finite: a conductance is too small "
+                                     f"(min non-zero G {g[g > 0].min()!r} S); use 0 for an absent cell")
+        r = r_all.tolist()
         lines += [f"R{i}_{j} r{i}_{j} c{i}_{j} {r[i][j]!r}" for i in range(M) for j in range(N) if g[i, j] > 0]
     else:
         lines += [_cell_line(i, j, float(g[i, j]), spec) for i in range(M) for j in range(N) if g[i, j] > 0]

@@ -12,6 +12,7 @@ complement onto the ports gives the exact effective transfer matrix.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,7 +167,7 @@ class NodalModel:
     def node_voltages(self, v_in: np.ndarray, tol_v: float = 1e-13, max_iter: int = 50) -> np.ndarray:
         """Node voltages (V), shape (n, B), for driver voltages ``v_in`` of shape (B, M)."""
         v_in = np.atleast_2d(v_in)
-        fixed, free = self.fixed, self.free
+        free = self.free
         # ports are numbered last: with ideal sense the free nodes are exactly 0 .. n_int-1
         rows = slice(0, self.n_int) if free.size == self.n_int else free
         if self._linear_factor is None:  # one factorisation per conductance state
@@ -177,7 +178,7 @@ class NodalModel:
         v = np.zeros((self.n, v_in.shape[0]))
         v[self.drive] = v_in.T  # the other fixed nodes (ideal virtual grounds) are at 0 V
         v[rows] = factor.solve(-(K_drive @ v_in.T)).reshape(free.size, v_in.shape[0])
-        if self.spec.linear:
+        if self.spec.linear or free.size == 0:  # no free node: every voltage is imposed
             return v
         for k in range(v.shape[1]):  # Newton, one input vector at a time
             v[:, k] = self._newton(v[:, k], free, tol_v, max_iter)
@@ -256,7 +257,11 @@ class TransferPlan:
 
         def where(r, c):
             lo, hi = np.minimum(r, c).astype(np.int64), np.maximum(r, c)
-            return np.searchsorted(keys, lo * n + hi)
+            target = lo * n + hi
+            pos = np.searchsorted(keys, target)
+            if not np.array_equal(keys[np.minimum(pos, keys.size - 1)], target):  # pragma: no cover
+                raise CircuitError("internal: a circuit element has no entry in the nodal pattern")
+            return pos
 
         W = sp.triu(model.K_wires, format="coo")
         self.base = np.zeros(U.nnz)
@@ -281,7 +286,7 @@ class TransferPlan:
         return -np.linalg.solve(S_ss, S_ds.T).T * spec.tia_input_conductance
 
 
-_PLANS: dict[tuple, TransferPlan] = {}
+_PLANS: "OrderedDict[tuple, TransferPlan]" = OrderedDict()
 _PLANS_LOCK = threading.Lock()
 
 
@@ -296,10 +301,11 @@ def transfer_matrix(problem: Oriented, spec: CrossbarSpec) -> np.ndarray:
 def transfer_plan(problem: Oriented, spec: CrossbarSpec) -> TransferPlan:
     """The cached :class:`TransferPlan` for this problem's shape, wires and spec."""
     key = (problem.g.shape, problem.r_row_wire, problem.r_col_wire, problem.r_drive, problem.r_sense, spec)
-    with _PLANS_LOCK:
+    with _PLANS_LOCK:  # least recently used plans go first
         plan = _PLANS.get(key)
         if plan is None:
             if len(_PLANS) >= 16:
-                _PLANS.pop(next(iter(_PLANS)))
+                _PLANS.popitem(last=False)
             plan = _PLANS[key] = TransferPlan(problem, spec)
+        _PLANS.move_to_end(key)
     return plan

@@ -189,12 +189,14 @@ class NgspiceRunner:
         ``vectors``: the names to read back (default: all; a 128x128 crossbar has 33,000
         vectors, and reading them all costs a quarter of a second)."""
         check_netlist(netlist, allowed_includes())
+        vectors = _vector_names(vectors)
         with _Library.lock:
             self._load(netlist)
             return self._run_loaded(timeout_s, vectors)
 
     def rerun(self, timeout_s: float | None = None, vectors: Iterable[str] | None = None) -> NgspiceResult:
         """Run the circuit loaded by this runner's last :meth:`run` again (after :meth:`alter`)."""
+        vectors = _vector_names(vectors)
         with _Library.lock:
             self._check_loaded()
             return self._run_loaded(timeout_s, vectors)
@@ -245,9 +247,9 @@ class NgspiceRunner:
         raw = "\0".join(lines).encode("utf-8") + b"\0"
         buf = ffi.new("char[]", raw)
         ends = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 0)
-        starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.uint64)
-        addrs = np.zeros(len(lines) + 1, dtype=np.uint64)  # NULL-terminated
-        addrs[:-1] = starts + np.uint64(int(ffi.cast("uintptr_t", buf)))
+        starts = np.concatenate([[0], ends[:-1] + 1])
+        addrs = np.zeros(len(lines) + 1, dtype=np.uintp)  # NULL-terminated, pointer-sized
+        addrs[:-1] = starts.astype(np.uintp) + np.uintp(int(ffi.cast("uintptr_t", buf)))
         rc = shared._ngspice_shared.ngSpice_Circ(ffi.cast("char **", ffi.from_buffer(addrs)))
         del buf, addrs
         if rc:
@@ -277,12 +279,13 @@ class NgspiceRunner:
             errors = [text for kind, text in shared.lines if kind == "error"]
             plot = _current_plot(shared)
             if not errors and plot and plot != before:
-                result = NgspiceResult(
-                    analysis=re.sub(r"\d+$", "", plot), plot=plot,
-                    vectors=_read_vectors(shared, plot, vectors), elapsed_s=elapsed,
-                    log=[text for _, text in shared.lines])
-                _command(shared, f"destroy {plot}")
-                return result
+                try:
+                    return NgspiceResult(
+                        analysis=re.sub(r"\d+$", "", plot), plot=plot,
+                        vectors=_read_vectors(shared, plot, vectors), elapsed_s=elapsed,
+                        log=[text for _, text in shared.lines])
+                finally:
+                    _command(shared, f"destroy {plot}")
             if plot and plot != before:
                 _command(shared, f"destroy {plot}")
             convergence = any(_CONVERGENCE.search(e) for e in errors)
@@ -319,6 +322,18 @@ class NgspiceRunner:
 _VECTOR_NAME = re.compile(r"^[a-z0-9_#.:\[\]-]{1,128}$")
 
 
+def _vector_names(vectors: Iterable[str] | None) -> list[str] | None:
+    """Lower-case vector names to read back, checked before anything runs (None: all)."""
+    if vectors is None:
+        return None
+    names = [str(name).lower() for name in vectors]
+    for name in names:
+        if not _VECTOR_NAME.match(name):
+            raise NetlistSafetyError(f"vector name {name!r} is not a plain ngspice vector name "
+                                     "(letters, digits and _ # . : [ ] -)")
+    return names
+
+
 def _current_plot(shared) -> str:
     ptr = shared._ngspice_shared.ngSpice_CurPlot()
     if ptr == shared.ffi.NULL:
@@ -335,10 +350,7 @@ def _read_vectors(shared, plot: str, wanted: Iterable[str] | None = None) -> dic
             all_names.append(ffi.string(names[i]).decode())
             i += 1
     else:
-        all_names = [str(name).lower() for name in wanted]
-        for name in all_names:
-            if not _VECTOR_NAME.match(name):
-                raise NetlistSafetyError(f"vector name {name!r} is not a plain ngspice vector name")
+        all_names = list(wanted)
     out = {}
     for name in all_names:
         info = lib.ngGet_Vec_Info(f"{plot}.{name}".encode())

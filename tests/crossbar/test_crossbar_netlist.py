@@ -70,6 +70,8 @@ def test_shape_mismatch_for_solvers():
 def test_unsafe_numbers_never_reach_a_netlist():
     with pytest.raises((NetlistSafetyError, CircuitError)):
         crossbar_netlist([[1e-5]], ["0.1\n.control"])
+    with pytest.raises(NetlistSafetyError, match="too small"):  # 1/G overflows to inf
+        crossbar_netlist([[1e-310, 1e-5]], [0.1])
 
 
 def test_spec_rejects_bad_values():

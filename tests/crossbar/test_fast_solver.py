@@ -122,29 +122,40 @@ def _dense_transfer(g, spec):
     from eqspike_xbar.crossbar.nodal import NodalModel, oriented
 
     model = NodalModel(oriented(g, spec, "forward"), spec)
-    K = model.matrix(g).toarray()
-    k = model.n_int
+    _, g_lin = model.cell_current(np.zeros(g.shape))  # 1T1R: device in series with the access
+    K = model.matrix(g_lin).toarray()
+    k, M = model.n_int, g.shape[0]
     S = K[k:, k:] - K[k:, :k] @ np.linalg.solve(K[:k, :k], K[:k, k:])
-    return -S[: g.shape[0], g.shape[0]:]
+    if spec.sense == "ideal":
+        return -S[:M, M:]
+    return -np.linalg.solve(S[M:, M:], S[:M, M:].T).T * spec.tia_input_conductance
 
 
 def test_cached_transfer_plan_serves_new_states_and_concurrent_tiles():
     from concurrent.futures import ThreadPoolExecutor
 
     from eqspike_xbar.crossbar import TiledCrossbar, transfer_matrices
+    from eqspike_xbar.crossbar.nodal import oriented, transfer_plan
 
     rng = np.random.default_rng(7)
-    spec = CrossbarSpec(r_wordline=2.0, r_bitline=3.0)
+    spec = CrossbarSpec(r_wordline=2.0, r_bitline=3.0, r_driver=4.0, sense="tia", cell="1T1R")
     states = [random_case(rng, 9, 6) for _ in range(4)]
+    plan = transfer_plan(oriented(states[0], spec, "forward"), spec)
     for g in states:  # one plan (pattern, PARDISO analysis) for every state of this shape
+        assert transfer_plan(oriented(g, spec, "forward"), spec) is plan
         np.testing.assert_allclose(FastCrossbar(g, spec).transfer_matrix(), _dense_transfer(g, spec), rtol=1e-10)
-    with ThreadPoolExecutor(4) as pool:  # several threads share the plan at once
-        results = list(pool.map(lambda g: FastCrossbar(g, spec).transfer_matrix(), states * 3))
-    for g, w in zip(states * 3, results):
-        np.testing.assert_allclose(w, _dense_transfer(g, spec), rtol=1e-10)
-    layer = np.vstack(states)  # a 36 x 6 layer on 9 x 6 tiles: the tiles of two layers at once
-    w_tiled, w_neg = transfer_matrices(
-        [TiledCrossbar(layer, spec, (9, 6)), TiledCrossbar(layer[::-1], spec, (9, 6))])
-    np.testing.assert_allclose(w_tiled, np.vstack([_dense_transfer(g, spec) for g in states]), rtol=1e-10)
-    np.testing.assert_allclose(w_neg, np.vstack([_dense_transfer(g, spec) for g in
-                                                 [layer[::-1][9 * k: 9 * k + 9] for k in range(4)]]), rtol=1e-10)
+    big = [random_case(rng, 64, 64) for _ in range(3)]  # ms-long factorisations: calls overlap
+    ref = [FastCrossbar(g, spec).transfer_matrix() for g in big]
+    with ThreadPoolExecutor(4) as pool:  # four threads share one plan with at most one handle per core
+        results = list(pool.map(lambda g: FastCrossbar(g, spec).transfer_matrix(), big * 4))
+    for k, w in enumerate(results):
+        np.testing.assert_array_equal(w, ref[k % 3])
+    import os
+    assert len(transfer_plan(oriented(big[0], spec, "forward"), spec).pattern._free) <= (os.cpu_count() or 1)
+    layer = np.vstack(states)  # a 36 x 6 layer on 9 x 6 tiles; both arrays' tiles on 2 workers
+    w_pos, w_neg = transfer_matrices([TiledCrossbar(layer, spec, (9, 6)), TiledCrossbar(layer[::-1], spec, (9, 6))],
+                                     workers=2)
+    np.testing.assert_allclose(w_pos, np.vstack([_dense_transfer(g, spec) for g in states]), rtol=1e-10)
+    flipped = layer[::-1]
+    np.testing.assert_allclose(w_neg, np.vstack([_dense_transfer(flipped[9 * k: 9 * k + 9], spec) for k in range(4)]),
+                               rtol=1e-10)

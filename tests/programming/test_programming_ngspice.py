@@ -150,10 +150,19 @@ def test_cli_calibrate_and_stdp(tmp_path):
                  "--set", "data.train_limit=40", "--set", "network.layers=[64, 8, 10]",
                  "--set", "network.free_steps=6", "--set", "network.nudged_steps=3", "--set", "network.readout_steps=3",
                  "--set", "learning.epochs=1"]) == 0
-    with xr.open_dataset(tmp_path / "trained" / "metrics.nc") as ds:
-        assert float(ds.energy_train.sel(component="programming")[-1]) > 0  # the calibrated pulses
-    cfg = (tmp_path / "trained" / "config.toml").read_text()
-    assert "vteam_array.toml" in cfg
+    from eqspike_xbar.config import load_config
+    from eqspike_xbar.experiments.train import Trainer
+
+    trained = tmp_path / "trained"
+    trainer = Trainer(load_config(trained / "config.toml"), trained, progress=False)
+    trainer.load_checkpoint()  # the trained network's devices are the calibrated ones
+    syn = trainer.net.synapses[0]
+    assert syn.params.name == "vteam_array" and syn.params.half_select.set_rel == p.half_select.set_rel > 0
+    assert syn.params.conductance.gmax_S == p.conductance.gmax_S != load_device("taox_hfox").conductance.gmax_S
+    for g in syn.conductances():
+        assert np.all((g >= p.conductance.gmin_S * (1 - 1e-9)) & (g <= p.conductance.gmax_S * (1 + 1e-9)))
+    with xr.open_dataset(trained / "metrics.nc") as ds:
+        assert float(ds.energy_train.sel(component="programming")[-1]) > 0
 
 
 @pytest.mark.parametrize("argv, match", [

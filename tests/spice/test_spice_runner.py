@@ -89,6 +89,17 @@ def test_alter_rejects_unsafe_names(runner):
         runner.alter({"r1; shell ls": 1.0})
 
 
+def test_only_the_asked_vectors_are_read_and_names_are_checked_first(runner):
+    res = runner.run(DIVIDER, vectors=["B", "v1#branch"])
+    assert sorted(res.vectors) == ["b", "v1#branch"]
+    np.testing.assert_allclose(res["b"], [1.0], rtol=1e-12)
+    with pytest.raises(NetlistSafetyError, match="vector name"):
+        runner.run(DIVIDER, vectors=["b; shell ls"])
+    with pytest.raises(NgspiceError, match="no vector 'nope'"):
+        runner.run(DIVIDER, vectors=["nope"])
+    assert runner.run(DIVIDER)["b"][0] == pytest.approx(1.0)  # the runner is still usable
+
+
 def test_rerun_without_loaded_circuit_is_an_error():
     with pytest.raises(NgspiceError, match="call run"):
         NgspiceRunner().rerun()
