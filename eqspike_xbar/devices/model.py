@@ -91,8 +91,13 @@ class DeviceArray:
             bs = np.where(np.abs(b) < 1e-6, 1e-6, b)
             em = np.expm1(-bs)
             self._dir[name] = {"em": em, "c": -p / bs, "k": -bs / p, "s": self._dg / em, "p": p}
-        # selecting per pulse direction: value = ltd + [n > 0]·(ltp − ltd)
-        self._dir["diff"] = {k: self._dir["ltp"][k] - self._dir["ltd"][k] for k in self._dir["ltp"]}
+        # what apply_pulses gathers per pulsed device; a constant without D2D spread is kept as
+        # one number (gathering 18 full arrays per call was a quarter of a device epoch)
+        self._per_device = {k: _compact(v) for k, v in (
+            ("gmin", d["gmin"]), ("gmax", d["gmax"]), ("nu", d["nu"]), ("c2c", d["c2c"]),
+            ("dg", self._dg), ("movable", self._movable))}
+        for name in ("ltp", "ltd"):
+            self._per_device.update({f"{name}_{k}": _compact(v) for k, v in self._dir[name].items()})
         self._t = np.zeros(self.shape)  # time since last programming (s)
         self._t_any = False
         self.energy_J = 0.0  # programming energy spent so far (J)
@@ -145,32 +150,35 @@ class DeviceArray:
         idx = np.flatnonzero(n)
         if idx.size == 0:
             return 0.0
-        d, e = self._dev, self.effects
+        e = self.effects
         nf = n.reshape(-1)[idx].astype(float)
         pos = nf > 0
 
+        c = self._per_device
+
         def take(a):
-            return a.reshape(-1)[idx]
+            return a if a.ndim == 0 else a.reshape(-1)[idx]
 
         def pick(key):  # per-device constant of each pulsed device's direction
-            return np.where(pos, take(self._dir["ltp"][key]), take(self._dir["ltd"][key]))
+            ltp, ltd = c[f"ltp_{key}"], c[f"ltd_{key}"]
+            return ltp if ltp.ndim == 0 and ltd.ndim == 0 and ltp == ltd else np.where(pos, take(ltp), take(ltd))
 
         g_flat = self._g.reshape(-1)  # a view: the state is updated in place
         g0 = g_flat[idx]
-        movable = take(self._movable)
+        movable = take(c["movable"])
         if self._t_any:  # commit the drift of the devices about to be programmed
-            g0 = np.where(movable, self._drifted(g0, take(self._t), take(d["gmin"]), take(d["nu"])), g0)
+            g0 = np.where(movable, self._drifted(g0, take(self._t), take(c["gmin"]), take(c["nu"])), g0)
             self._t.reshape(-1)[idx] = 0.0
-        gmin = take(d["gmin"])
-        x = np.clip((g0 - gmin) / take(self._dg), 0.0, 1.0)
+        gmin = take(c["gmin"])
+        x = np.clip((g0 - gmin) / take(c["dg"]), 0.0, 1.0)
         x = pick("c") * np.log1p(x * pick("em"))  # pulse position on this direction's curve
         if e.quantization:
             x = self._stochastic_round(x)
         x = np.clip(x + nf, 0.0, pick("p"))
         g1 = gmin + pick("s") * np.expm1(x * pick("k"))
         if e.c2c:
-            g1 += self.rng.standard_normal(idx.size) * np.sqrt(np.abs(nf)) * take(d["c2c"])
-        g1 = np.clip(np.where(movable, g1, g0), gmin, take(d["gmax"]))
+            g1 += self.rng.standard_normal(idx.size) * np.sqrt(np.abs(nf)) * take(c["c2c"])
+        g1 = np.clip(np.where(movable, g1, g0), gmin, take(c["gmax"]))
         both = g0 + g1  # for the energy: G before + after
         up, down = float(np.sum(nf[pos] * both[pos])), float(-np.sum(nf[~pos] * both[~pos]))
         energy = 0.5 * (self._e_ltp * up + self._e_ltd * down)
@@ -333,3 +341,11 @@ def half_select_counts(n, scheme: str = "V/2") -> tuple[np.ndarray, np.ndarray]:
     if scheme == "V/3":
         return set_half + reset_uns, reset_half + set_uns
     return set_half, reset_half
+
+
+def _compact(a) -> np.ndarray:
+    """``a`` as a 0-d array when all its entries are equal (no device-to-device spread)."""
+    a = np.asarray(a)
+    if a.size and np.all(a == a.reshape(-1)[0]):
+        return np.array(a.reshape(-1)[0])
+    return a
