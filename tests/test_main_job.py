@@ -24,6 +24,7 @@ def test_main_job_writes_report_with_all_fidelities(tmp_path, capsys):
         assert float(ds.energy_train.sel(component="total")[-1]) > 0
         assert f"| {fid} |" in report
     assert "ngspice check of the trained conductances (W1 G+" in report and "failed" not in report
+    assert "asymmetry is exactly 0" in report  # line termination, ideal sense: reciprocal circuit
     assert (job / "netlists" / "W1_tile0_forward.cir").read_text().lstrip().startswith("*")
     for png in ("learning_curves.png", "energy_train.png", "conductances.png", "stdp.png", "circuit_diagnostics.png"):
         assert (job / png).stat().st_size > 1000

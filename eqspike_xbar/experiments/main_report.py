@@ -78,6 +78,17 @@ def build_report(run_dir: Path, base: dict, metrics: dict, trainers: dict, wall:
                 f"{cc.refresh_every} minibatch updates.\n\n")
         circ += R.table(["layer", "fwd/bwd asymmetry", "IR drop ‖W_f − W_G‖/‖W_G‖", "stale error mean / max",
                           "wire share of read energy", "refreshes", "ngspice spot-check rel. diff", "spot-check failures"], rows)
+        asym = float(np.nanmax(np.abs(last.diag_asymmetry.values))) if last.diag_asymmetry.size else float("nan")
+        if asym == 0.0:
+            circ += ("\n\nThe forward/backward asymmetry is exactly 0: with every line keeping its own termination "
+                     "in both read directions and an ideal virtual-ground sense the circuit is reciprocal, so "
+                     "W_b = W_f and EP's symmetric-weight assumption holds despite the IR drop. Driver and sense "
+                     "resistances that swap sides with the direction (`termination = \"role\"`) or a finite-gain "
+                     "TIA sense break it.")
+        elif np.isfinite(asym):
+            circ += (f"\n\nEP assumes symmetric weights; here the backward matrix differs from the forward one by "
+                     f"up to {100 * asym:.2g} % (‖W_f − W_b‖/‖W_f‖): the learning signal the backward reads carry "
+                     "is that much off the gradient of the forward network.")
         if check is not None:
             if check["error"]:
                 circ += f"\n\nngspice check of the trained conductances **failed**: {check['error']} — the fast solver's reads stand unchecked."
