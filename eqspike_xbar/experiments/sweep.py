@@ -11,7 +11,7 @@ Writes ``runs/<sweep-id>/``: ``sweep.toml`` (the resolved sweep, what ``--resume
 
 ``sweep.nc`` has one dimension per axis (``learning.beta`` -> ``learning_beta``, the config
 keys in the coordinate's ``config_keys`` attribute), one variable per metric the trainer
-reports per epoch (its final-epoch value), and per point ``status`` (ok / failed / pending),
+reports per epoch (its final-epoch value; per-layer circuit diagnostics as ``diag_*_W1`` ...), and per point ``status`` (ok / failed / pending),
 ``error``, ``point_id`` and ``wall_time_s``. A point that raises is recorded with its error;
 ``--resume`` runs the pending points only (an interrupted point continues from its
 checkpoint), and the failed ones again with ``--retry-failed``.
@@ -91,13 +91,22 @@ def failed(exc: BaseException, wall_time_s: float = float("nan")) -> dict:
 
 
 def final_epoch_metrics(ds: xr.Dataset) -> tuple[dict, dict]:
-    """Final-epoch value of every variable whose only dimension is ``epoch`` (NaN if no epoch ran)."""
+    """Final-epoch value of every variable whose only dimension is ``epoch`` (NaN if no epoch
+    ran), and of every per-layer one (the circuit diagnostics: IR drop, asymmetry, stale error,
+    ...) as ``<name>_<layer>``, e.g. ``diag_ir_drop_W1``."""
     metrics, units = {}, {}
     for name, var in ds.data_vars.items():
         if var.dims == ("epoch",):
-            metrics[name] = float(var.values[-1]) if var.size else float("nan")
+            values = {name: var.values[-1] if var.size else np.nan}
+        elif var.dims == ("epoch", "layer") and var.dtype.kind == "f":
+            values = {f"{name}_{layer}": var.values[-1, k] if var.sizes["epoch"] else np.nan
+                      for k, layer in enumerate(ds.layer.values)}
+        else:
+            continue
+        for key, value in values.items():
+            metrics[key] = float(value)
             if "units" in var.attrs:
-                units[name] = str(var.attrs["units"])
+                units[key] = str(var.attrs["units"])
     return metrics, units
 
 

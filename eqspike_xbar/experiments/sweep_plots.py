@@ -1,6 +1,7 @@
 """Figures of a sweep Dataset: a line plot over one axis (mean ± seed std), or a heat map
 over two (mean over seeds and any further axes), for test accuracy and every ``*energy*``
-variable. Failed and pending points are left out (NaN)."""
+variable, and the first layer's IR drop / asymmetry / stale error of circuit sweeps. Failed
+and pending points are left out (NaN)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,13 @@ from ..plots import plt
 SEED_KEY = "run.seed"
 
 
+#: circuit diagnostics worth a figure (first layer's), when the sweep ran the circuit backend
+DIAGNOSTICS = ("diag_ir_drop_W1", "diag_asymmetry_W1", "diag_stale_error_mean_W1")
+
+
 def plotted_variables(ds: xr.Dataset) -> list[str]:
     names = ["test_accuracy"] if "test_accuracy" in ds else []
+    names += [v for v in DIAGNOSTICS if v in ds and bool(np.isfinite(ds[v]).any())]
     return names + [v for v in ds.data_vars if "energy" in v and ds[v].dtype.kind == "f"]
 
 

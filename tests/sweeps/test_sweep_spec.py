@@ -122,16 +122,19 @@ def test_new_sweep_folder_dataset_layout(write_sweep, tmp_path):
     assert [p.config for p in again.points] == [p.config for p in sweep.points]
 
 
-def test_metrics_are_every_epoch_only_variable():
+def test_metrics_are_every_epoch_only_variable_and_each_layers_final_value():
     ds = xr.Dataset(
         {"test_accuracy": ("epoch", [0.1, 0.5]), "programming_energy_J": ("epoch", [1e-6, 3e-6]),
-         "weight_abs_p999": (("epoch", "layer"), np.ones((2, 2)))},
-        coords={"epoch": [1, 2]},
+         "diag_ir_drop": (("epoch", "layer"), [[0.1, 0.2], [0.3, 0.4]]),
+         "energy_train": (("epoch", "component"), np.ones((2, 3)))},
+        coords={"epoch": [1, 2], "layer": ["W1", "W2"], "component": ["a", "b", "c"]},
     )
     ds.programming_energy_J.attrs["units"] = "J"
     metrics, units = final_epoch_metrics(ds)
-    assert metrics == {"test_accuracy": 0.5, "programming_energy_J": 3e-6} and units == {"programming_energy_J": "J"}
-    assert np.isnan(final_epoch_metrics(ds.isel(epoch=slice(0, 0)))[0]["test_accuracy"])
+    assert metrics == {"test_accuracy": 0.5, "programming_energy_J": 3e-6,
+                       "diag_ir_drop_W1": 0.3, "diag_ir_drop_W2": 0.4} and units == {"programming_energy_J": "J"}
+    empty = final_epoch_metrics(ds.isel(epoch=slice(0, 0)))[0]
+    assert np.isnan(empty["test_accuracy"]) and np.isnan(empty["diag_ir_drop_W1"])
 
 
 def test_plots_line_with_seed_spread_and_heat_map(tmp_path, write_sweep):
