@@ -167,6 +167,11 @@ class CircuitConfig:
     """'line': word lines always end in the driver, bit lines in the sense resistance
     (reciprocal: backward matrix = forward matrix transposed); 'role': the peripherals swap
     sides with the read direction (forward and backward matrices differ)."""
+    pair_layout: Literal["separate", "interleaved"] = "separate"
+    """Where a weight's G− device sits: 'separate' — on its own array of the same shape as G+
+    (outputs subtracted in the periphery); 'interleaved' — in the column next to G+ on the same
+    array (columns G+₀ G−₀ G+₁ G−₁ …; forward reads subtract the pair's column currents,
+    backward reads drive the G− column with −V so the row wire carries the difference)."""
     max_array_rows: int = 128
     """Largest crossbar (tile) size; larger layers are tiled, partial outputs summed."""
     max_array_cols: int = 128

@@ -74,7 +74,8 @@ def build_report(run_dir: Path, base: dict, metrics: dict, trainers: dict, wall:
                          f"{float(d.diag_spot_check_rel_diff):.1e}", f"{int(d.diag_spot_check_failures)}"])
         circ = (f"Tiles of at most {cc.max_array_rows}×{cc.max_array_cols}, wire segments {cc.r_wordline_ohm:g} / "
                 f"{cc.r_bitline_ohm:g} Ω (word / bit line), driver {cc.r_driver_ohm:g} Ω, sense {cc.r_sense_ohm:g} Ω "
-                f"({cc.sense}), termination `{cc.termination}`; exact transfer matrices refreshed every "
+                f"({cc.sense}), termination `{cc.termination}`, G+/G− pairs `{cc.pair_layout}`; exact transfer "
+                "matrices refreshed every "
                 f"{cc.refresh_every} minibatch updates.\n\n")
         circ += R.table(["layer", "fwd/bwd asymmetry", "IR drop ‖W_f − W_G‖/‖W_G‖", "stale error mean / max",
                           "wire share of read energy", "refreshes", "ngspice spot-check rel. diff", "spot-check failures"], rows)

@@ -3,7 +3,8 @@
 Each layer's G+ and G− arrays sit on tiles of at most ``max_array_rows`` x ``max_array_cols``
 (each tile its own circuit, partial outputs summed). Reads go through the circuit's exact
 effective matrices (fast nodal solver, Schur complement onto the ports; see crossbar/):
-forward ``y = x @ W_f``, backward ``y = x @ W_bᵀ`` with W = (T(G+) − T(G−)) / scale. The
+forward ``y = x @ W_f``, backward ``y = x @ W_bᵀ`` with W = (T(G+) − T(G−)) / scale (G− on its
+own arrays, or interleaved with G+ column by column: ``pair_layout``). The
 matrices are recomputed exactly every ``refresh_every`` minibatch updates; in between they are
 the last exact ones plus the ideal change of the conductances since (first-order). At each
 refresh the backend records
@@ -71,18 +72,37 @@ class CircuitSynapses(DeviceSynapses):
 
         return TiledCrossbar(g, self.spec, self.max_array)
 
+    @property
+    def interleaved(self) -> bool:
+        return self.cc.pair_layout == "interleaved"
+
+    def _arrays(self) -> list[np.ndarray]:
+        """The physical arrays' conductances: [G+, G−], or one array with G− in the column
+        after its G+ (interleaved)."""
+        gp, gn = self._g_read
+        if not self.interleaved:
+            return [gp, gn]
+        g = np.empty((gp.shape[0], 2 * gp.shape[1]))
+        g[:, 0::2], g[:, 1::2] = gp, gn
+        return [g]
+
+    def _weights(self, blocks: list[np.ndarray]) -> np.ndarray:
+        """W = (T(G+) − T(G−)) / scale from the arrays' transfer matrices (forward and backward
+        alike: a backward read drives G− with −V in the interleaved layout)."""
+        if self.interleaved:
+            return (blocks[0][:, 0::2] - blocks[0][:, 1::2]) / self.scale
+        return (blocks[0] - blocks[1]) / self.scale
+
     def _exact(self):
         from ..crossbar import transfer_matrices
 
-        tp, tn = self._tiles(self._g_read[0]), self._tiles(self._g_read[1])
-        pos, neg = transfer_matrices([tp, tn], "forward")
-        wf = (pos - neg) / self.scale
-        if all(t.reciprocal for t in tp.tiles):
+        tiles = [self._tiles(g) for g in self._arrays()]
+        wf = self._weights(transfer_matrices(tiles, "forward"))
+        if all(t.reciprocal for t in tiles[0].tiles):
             wb = wf
         else:
-            pos, neg = transfer_matrices([tp, tn], "backward")
-            wb = (pos - neg) / self.scale
-        return wf, wb, (tp, tn)
+            wb = self._weights(transfer_matrices(tiles, "backward"))
+        return wf, wb, tiles
 
     def _refresh(self) -> None:
         super()._refresh()  # new reads of G+, G- (read noise), ideal W and line sums
@@ -136,8 +156,11 @@ class CircuitSynapses(DeviceSynapses):
             if not self._samples[direction]:
                 continue
             v = self.read_pulse_V * np.asarray(self._samples[direction], dtype=float)  # (k, n_in)
+            if direction == "backward" and self.interleaved:  # G+ columns at +V, G− columns at −V
+                v = np.stack([v, -v], axis=2).reshape(v.shape[0], -1)
             cells = wires = ideal = 0.0
-            for tiled, g in zip(tiles, self._g_read):
+            for tiled in tiles:
+                g = tiled.g
                 for (rs, cs), tile in zip(tiled.slices, tiled.tiles):
                     lines, others = (rs, cs) if direction == "forward" else (cs, rs)
                     vt = v[:, lines]
