@@ -159,3 +159,19 @@ def test_cached_transfer_plan_serves_new_states_and_concurrent_tiles():
     flipped = layer[::-1]
     np.testing.assert_allclose(w_neg, np.vstack([_dense_transfer(flipped[9 * k: 9 * k + 9], spec) for k in range(4)]),
                                rtol=1e-10)
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_superlu_fallback_gives_the_same_answers(monkeypatch, direction):
+    """Without MKL (EQSPIKE_XBAR_LINALG=superlu, or no pypardiso) SciPy's SuperLU takes over."""
+    from eqspike_xbar.crossbar import linalg
+
+    rng = np.random.default_rng(11)
+    g = random_case(rng, 12, 9)
+    v = rng.uniform(0, 0.2, (3, 12 if direction == "forward" else 9))
+    spec = SPECS["wires"]
+    ref_w, ref_i = FastCrossbar(g, spec).transfer_matrix(direction), FastCrossbar(g, spec).read(v, direction)
+    monkeypatch.setattr(linalg, "_MKL", False)
+    assert linalg.backend_name() == "superlu"
+    np.testing.assert_allclose(FastCrossbar(g, spec).transfer_matrix(direction), ref_w, rtol=1e-10)
+    np.testing.assert_allclose(FastCrossbar(g, spec).read(v, direction), ref_i, rtol=1e-10)
