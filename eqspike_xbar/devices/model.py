@@ -192,8 +192,10 @@ class DeviceArray:
         polarity per device (non-negative ints, shape of the array; see
         :func:`half_select_counts`). Each moves G by ``params.half_select.set_rel`` of
         (Gmax − G), resp. ``reset_rel`` of (G − Gmin); SET-polarity pulses are applied first.
-        Returns their energy (J) when ``half_select.voltage_V`` > 0. Nothing changes when
-        both fractions are 0 (the default) or ``Effects(half_select=False)``.
+        Returns their energy (J) when ``half_select.voltage_V`` > 0: every half-selected pulse
+        puts that voltage across the device for the pulse width, whether it disturbs or not
+        (stuck devices conduct too). No conductance changes when both fractions are 0 (the
+        default) or with ``Effects(half_select=False)``.
         """
         counts = []
         for name, n in (("n_set", n_set), ("n_reset", n_reset)):
@@ -204,21 +206,25 @@ class DeviceArray:
                 raise DeviceModelError(f"{name} must hold non-negative integer pulse counts")
             counts.append(n.astype(float))
         hs, d = self.params.half_select, self._dev
-        if not self.effects.half_select or (hs.set_rel == 0 and hs.reset_rel == 0):
+        disturb = self.effects.half_select and (hs.set_rel > 0 or hs.reset_rel > 0)
+        if not disturb and hs.voltage_V <= 0:
             return 0.0
-        touched = ((counts[0] > 0) | (counts[1] > 0)) & self._movable
         g0 = self.conductance() if self._t_any else self._g
-        g = d["gmax"] - (d["gmax"] - g0) * (1.0 - hs.set_rel) ** counts[0]
-        g = d["gmin"] + (g - d["gmin"]) * (1.0 - hs.reset_rel) ** counts[1]
-        g = np.where(touched, g, self._g)
-        if self._t_any:
-            self._t[touched] = 0.0
+        g = g0
+        if disturb:
+            touched = ((counts[0] > 0) | (counts[1] > 0)) & self._movable
+            g = d["gmax"] - (d["gmax"] - g0) * (1.0 - hs.set_rel) ** counts[0]
+            g = d["gmin"] + (g - d["gmin"]) * (1.0 - hs.reset_rel) ** counts[1]
+            g = np.where(touched, g, g0)
         energy = 0.0
         if hs.voltage_V > 0:
             v = hs.voltage_V
             energy = float(v * self._iv_factor(v) * self.params.pulse.width_s
-                           * np.sum((counts[0] + counts[1]) * 0.5 * (g0 + g) * touched))
-        self._g = np.asarray(g, dtype=float)
+                           * np.sum((counts[0] + counts[1]) * 0.5 * (g0 + g)))
+        if disturb:
+            self._g = np.asarray(np.where(touched, g, self._g), dtype=float)
+            if self._t_any:
+                self._t[touched] = 0.0
         self.energy_J += energy
         return energy
 

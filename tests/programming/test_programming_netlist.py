@@ -114,6 +114,14 @@ def test_default_disturb_is_zero_and_changes_nothing():
     g0 = a.conductance()
     assert a.apply_half_select(np.full((3, 4), 5), np.full((3, 4), 5)) == 0.0
     np.testing.assert_array_equal(a.conductance(), g0)
+    # a half-select voltage without disturb: the pulses still cost V·I(V)·width per device and pulse
+    q = p.with_(half_select=HalfSelect(voltage_V=0.5, scheme="V/2"))
+    b = DeviceArray(q, (3, 4), seed=1, g_init="mid")
+    ns, nr = np.arange(12).reshape(3, 4), np.full((3, 4), 2)
+    energy = b.apply_half_select(ns, nr)
+    np.testing.assert_array_equal(b.conductance(), g0)
+    assert energy == pytest.approx(0.5 * b._iv_factor(0.5) * q.pulse.width_s * np.sum((ns + nr) * g0), rel=1e-12)
+    assert b.energy_J == pytest.approx(energy) and energy > 0
 
 
 def test_disturb_moves_towards_the_bound_in_closed_form():
