@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,6 +46,13 @@ def oriented(g: np.ndarray, spec: CrossbarSpec, direction: str) -> Oriented:
     if direction == "forward":
         return Oriented(g, spec.r_wordline, spec.r_bitline, r_row_term, r_col_term)
     return Oriented(rot(g), spec.r_bitline, spec.r_wordline, r_col_term, r_row_term)
+
+
+def linear_cell_conductance(g: np.ndarray, spec: CrossbarSpec) -> np.ndarray:
+    """Conductance (S) of each cell with a linear device: the device alone (1R), or in series
+    with the access transistor's on-resistance (1T1R)."""
+    g = np.asarray(g, dtype=float)
+    return g / (1.0 + g * spec.r_access) if spec.cell == "1T1R" else g
 
 
 class NodalModel:
@@ -131,7 +139,7 @@ class NodalModel:
         """(current A, small-signal conductance S) of every cell at cell voltage ``v_cell``."""
         g, spec = self.p.g, self.spec
         if spec.linear:
-            geff = g / (1.0 + g * spec.r_access) if spec.cell == "1T1R" else g
+            geff = linear_cell_conductance(g, spec)
             return geff * v_cell, geff
         v0 = spec.v0
         if spec.cell == "1R":
@@ -156,12 +164,10 @@ class NodalModel:
         """Indices of nodes with imposed voltages: drivers, and ideal virtual grounds."""
         return self.drive if self.spec.sense == "tia" else np.concatenate([self.drive, self.sense])
 
-    @property
+    @cached_property
     def free(self) -> np.ndarray:
         """Indices of the nodes solved for (all but :attr:`fixed`)."""
-        if not hasattr(self, "_free"):
-            self._free = np.setdiff1d(np.arange(self.n), self.fixed)
-        return self._free
+        return np.setdiff1d(np.arange(self.n), self.fixed)
 
     # -- solutions ----------------------------------------------------------------------
     def node_voltages(self, v_in: np.ndarray, tol_v: float = 1e-13, max_iter: int = 50) -> np.ndarray:
@@ -277,8 +283,7 @@ class TransferPlan:
     def transfer(self, g: np.ndarray) -> np.ndarray:
         """W (M, N) in S with ``I_sense = V_drive @ W`` for oriented device conductances ``g``."""
         spec = self.spec
-        geff = g / (1.0 + g * spec.r_access) if spec.cell == "1T1R" else np.asarray(g, dtype=float)
-        S = self.pattern.schur(self.base + self.scatter @ geff.ravel())
+        S = self.pattern.schur(self.base + self.scatter @ linear_cell_conductance(g, spec).ravel())
         M = self.shape[0]
         S_ds, S_ss = S[:M, M:], S[M:, M:]
         if spec.sense == "ideal":

@@ -162,7 +162,7 @@ class CircuitSynapses(DeviceSynapses):
             for tiled in tiles:
                 g = tiled.g
                 for (rs, cs), tile in zip(tiled.slices, tiled.tiles):
-                    lines, others = (rs, cs) if direction == "forward" else (cs, rs)
+                    lines = rs if direction == "forward" else cs
                     vt = v[:, lines]
                     model = tile.model(direction)
                     p = model.power(model.node_voltages(vt if direction == "forward" else vt[:, ::-1]))

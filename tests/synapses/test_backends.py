@@ -77,6 +77,19 @@ def test_circuit_with_wires_reads_less_and_is_reciprocal():
     assert np.all(circ.forward(x) < dev.forward(x) + 1e-6)
 
 
+def booked_read_energy(syn, direction, x):
+    """Read ``x``, refresh the exact matrices (the energy split sampled from that read), read it
+    again: the read energy (J) the backend books for the second read (counters stay for checks)."""
+    read = syn.forward if direction == "forward" else syn.backward
+    syn.reset_counters()
+    read(x)
+    syn.update(np.zeros((1, syn.n_pre), np.float32), np.zeros((1, syn.n_post), np.float32), 1.0)
+    syn.reset_counters()
+    read(x)
+    syn.flush_read_energy()
+    return syn.counters["device_read_J"] + syn.counters["wire_read_J"]
+
+
 def test_circuit_read_energy_equals_device_plus_wire_dissipation():
     """Energy conservation: what the circuit backend books for a read equals the energy the
     sources deliver, and that is Σ G·V_cell²·t over the devices plus the wire dissipation."""
@@ -89,13 +102,7 @@ def test_circuit_read_energy_equals_device_plus_wire_dissipation():
                          "max_array_cols": 16, "refresh_every": 1, "energy_split_every": 1,
                          "spot_checks": 0})
     x = (rng.random((1, 40)) < 0.5).astype(np.float32)
-    syn.reset_counters()
-    syn.forward(x)
-    syn.update(np.zeros((1, 40), np.float32), np.zeros((1, 24), np.float32), 1.0)  # exact refresh, split from x
-    syn.reset_counters()
-    syn.forward(x)
-    syn.flush_read_energy()
-    booked = syn.counters["device_read_J"] + syn.counters["wire_read_J"]
+    booked = booked_read_energy(syn, "forward", x)
 
     v = syn.read_pulse_V * x[0].astype(float)
     t = syn.read_pulse_s
@@ -141,13 +148,7 @@ def test_interleaved_pairs_read_like_the_physical_array_in_both_directions():
     assert syn.stats["asymmetry"][-1] > 1e-3  # the driver resistance changes sides: W_b != W_f
 
     y = (rng.random((1, 12)) < 0.5).astype(np.float32)
-    syn.reset_counters()
-    syn.backward(y)
-    syn.update(np.zeros((1, 40), np.float32), np.zeros((1, 12), np.float32), 1.0)  # exact refresh, split from y
-    syn.reset_counters()
-    syn.backward(y)
-    syn.flush_read_energy()
-    booked = syn.counters["device_read_J"] + syn.counters["wire_read_J"]
+    booked = booked_read_energy(syn, "backward", y)
     gp, gn = syn._g_read
     g[:, 0::2], g[:, 1::2] = gp, gn
     vb = syn.read_pulse_V * np.stack([y[0], -y[0]], axis=1).reshape(1, 24).astype(float)
