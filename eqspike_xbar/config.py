@@ -14,6 +14,7 @@ Example (``configs/digits_eqspike.toml``)::
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -21,7 +22,7 @@ from typing import Literal
 import tomli_w
 
 from .config_tools import from_mapping, merge, read_toml, to_mapping
-from .errors import ConfigError
+from .errors import ConfigError, EqSpikeXbarError
 
 
 @dataclass
@@ -200,6 +201,82 @@ class CircuitConfig:
 
 
 @dataclass
+class UpdateConfig:
+    """[synapses.update]: how the learning rule's coincidences become programming pulses on the
+    devices (``device`` and ``circuit`` backends; see synapses/schemes.py). Pulse-step units:
+    one *pulse step* is the nominal weight change of one programming pulse pair (both
+    devices of a pair pulsed: 2·(Gmax − Gmin)/levels/scale, in weight units)."""
+
+    scheme: str = "minibatch_sum"
+    """'minibatch_sum' — the minibatch's rule sum, stochastically rounded to pulse counts (a
+    per-synapse float32 accumulator for one minibatch); 'coincidence' — fully in-memory: each
+    pre spike meeting a ternary post pulse fires a pulse at that device, nothing is stored per
+    synapse; 'mixed_precision' — a per-synapse digital accumulator across minibatches, a pair
+    is pulsed when it holds >= threshold pulse steps (Nandakumar et al. 2020); 'tiki_taka' —
+    coincidences on an auxiliary array A, columns of A read and transferred to the weights
+    (Gokmen & Haensch 2020; TTv2 with a digital buffer). Others register in synapses.schemes."""
+    pulse_train: Literal["stochastic", "deterministic"] = "stochastic"
+    """coincidence / tiki_taka's A: 'stochastic' — each coincidence fires a pulse pair with
+    probability (rule's wish per coincidence) / (pulse step) (stochastic pulse trains on the row
+    and column, Gokmen-style; wishes > 1 step fire the whole steps for sure); 'deterministic' —
+    every coincidence fires exactly one pulse pair (the learning rate is then the device step)."""
+    polarity: Literal["pair", "single"] = "pair"
+    """coincidence: 'pair' — a + coincidence fires SET on G+ and RESET on G− (− the opposite);
+    'single' — a + coincidence fires SET on G+ only, a − coincidence SET on G− only."""
+    threshold: float = 1.0
+    """mixed_precision: pulse steps the accumulator must hold before its pair is pulsed (its
+    whole steps are fired, the remainder kept); tiki_taka with a digital buffer: the same for H."""
+    accumulator_bits: int = 0
+    """mixed_precision (and tiki_taka's buffer): bits per synapse of the accumulator, signed
+    fixed point, saturating, increments stochastically rounded to its LSB; 0: float32 (32 bits)."""
+    accumulator_range: float = 0.0
+    """Largest |value| the fixed-point accumulator holds, pulse steps (LSB = range / 2^(bits−1));
+    0: 2·threshold."""
+    verify: bool = False
+    """mixed_precision: program-and-verify — read each pulsed pair after programming and keep
+    (wish − what the devices really moved) in the accumulator; the reads are counted."""
+    transfer_every: int = 1
+    """tiki_taka: minibatch updates between transfers (each transfer reads columns of A)."""
+    transfer_columns: int = 1
+    """tiki_taka: columns of A read and transferred to the weights per transfer (cyclic)."""
+    transfer_lr: float = 1.0
+    """tiki_taka: weight change per unit of A read (C += transfer_lr · A[:, j])."""
+    a_gain: float = 1.0
+    """tiki_taka: A's update = a_gain × the rule's wish (A is the fast, in-memory array)."""
+    buffer: Literal["digital", "none"] = "digital"
+    """tiki_taka: 'digital' — TTv2's per-synapse buffer H between A and the weights (threshold,
+    accumulator_bits); 'none' — the read column of A drives stochastic pulse trains on the
+    weight array directly (TTv1: no per-synapse digital memory)."""
+    chopper_every: int = 0
+    """tiki_taka: flip the sign of A's input (and of its read-out) every N transfers over all
+    columns (c-TTv2 chopper; cancels A's offset); 0: no chopper."""
+    a_device: str = ""
+    """tiki_taka: device of the auxiliary array A (library name or TOML path); empty: the same device."""
+
+    def __post_init__(self):
+        from .synapses.schemes import SCHEMES
+
+        if self.scheme not in SCHEMES:
+            raise ConfigError(
+                f"synapses.update.scheme {self.scheme!r} is unknown; available: {', '.join(sorted(SCHEMES))}")
+        for k in ("threshold", "transfer_lr", "a_gain"):
+            v = getattr(self, k)
+            if not math.isfinite(v) or v <= 0:
+                raise ConfigError(f"synapses.update.{k} must be > 0, got {v}")
+        for k in ("transfer_every", "transfer_columns"):
+            if getattr(self, k) < 1:
+                raise ConfigError(f"synapses.update.{k} must be >= 1, got {getattr(self, k)}")
+        if self.chopper_every < 0:
+            raise ConfigError(f"synapses.update.chopper_every must be >= 0 (0: no chopper), got {self.chopper_every}")
+        if self.accumulator_bits != 0 and not 2 <= self.accumulator_bits <= 32:
+            raise ConfigError(
+                f"synapses.update.accumulator_bits must be in [2, 32] (0: float32), got {self.accumulator_bits}")
+        if not math.isfinite(self.accumulator_range) or self.accumulator_range < 0:
+            raise ConfigError(f"synapses.update.accumulator_range must be >= 0 pulse steps (0: 2·threshold), "
+                              f"got {self.accumulator_range}")
+
+
+@dataclass
 class SynapseConfig:
     backend: str = "ideal"
     """'ideal' (float weights), 'device' (conductance pairs of a device model), 'circuit'
@@ -227,6 +304,7 @@ class SynapseConfig:
     seed_offset: int = 0
     """Added to run.seed for the devices' D2D spread and faults (vary devices, keep the rest)."""
     circuit: CircuitConfig = field(default_factory=CircuitConfig)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
 
     def __post_init__(self):
         if self.on_off_ratio != 0 and self.on_off_ratio <= 1:
@@ -256,8 +334,14 @@ class EnergyConfig:
     datasheet, 300 W at 15.7 TFLOP/s FP32 = 19.1 pJ/FLOP = 38.2 pJ/MAC at full utilisation
     (a lower bound for the GPU: memory traffic and idle time only add)."""
 
+    digital_J_per_bit: float = 0.16e-12
+    """Energy of one bit of a digital per-synapse memory access (J; a read-modify-write is two
+    accesses). Default: a 64-bit access to an 8 KB SRAM bank, 10 pJ in 45 nm = 0.16 pJ per bit
+    (M. Horowitz, "Computing's energy problem", ISSCC 2014, Fig. 1.1.9). Large, unbanked
+    arrays cost more (1 MB: 100 pJ per 64 bits)."""
+
     def __post_init__(self):
-        for k in ("neuron_update_J", "spike_J", "sense_J", "gpu_J_per_mac"):
+        for k in ("neuron_update_J", "spike_J", "sense_J", "gpu_J_per_mac", "digital_J_per_bit"):
             if getattr(self, k) < 0:
                 raise ConfigError(f"energy.{k} must be >= 0 J")
 
@@ -291,11 +375,29 @@ class ExperimentConfig:
         if self.learning.rule == "contrastive" and self.network.neuron != "rate":
             raise ConfigError("learning.rule = 'contrastive' (rate EP) needs network.neuron = 'rate'")
         from .synapses import BACKENDS
+        from .synapses.schemes import SCHEMES
 
         if self.synapses.backend not in BACKENDS:
             raise ConfigError(
                 f"synapses.backend {self.synapses.backend!r} is unknown; available: {', '.join(sorted(BACKENDS))}"
             )
+        up = self.synapses.update
+        if up.scheme != UpdateConfig.scheme and not getattr(BACKENDS[self.synapses.backend], "programmed", False):
+            raise ConfigError(
+                f"synapses.update.scheme = {up.scheme!r} needs programmed devices, but synapses.backend = "
+                f"{self.synapses.backend!r} has float weights: use backend 'device' or 'circuit', or drop the scheme")
+        if SCHEMES[up.scheme].needs_ternary_events and not (
+                self.network.neuron == "spiking" and self.learning.post_factor == "ternary"):
+            raise ConfigError(
+                f"synapses.update.scheme = {up.scheme!r} programs one pulse per coincidence of a pre spike and a "
+                "ternary post pulse: set network.neuron = 'spiking' and learning.post_factor = 'ternary'")
+        if up.a_device:
+            from .devices import load_device
+
+            try:
+                load_device(up.a_device)
+            except EqSpikeXbarError as exc:
+                raise ConfigError(f"synapses.update.a_device: {exc}") from None
 
     @property
     def run_name(self) -> str:

@@ -166,7 +166,9 @@ class EqSpikeNetwork:
         return out
 
     def _scales(self, B, P):
-        return [self.dtype.type(self.lr_factor * lr / (B * self.learn.beta * P)) for lr in self.learn.lr]
+        # a ternary post factor travels as a unit pulse (-1, 0, +1); its size is part of the scale
+        unit = self.learn.ternary_scale if self.learn.post_factor == "ternary" and self.learn.rule == "two_factor" else 1.0
+        return [self.dtype.type(self.lr_factor * lr * unit / (B * self.learn.beta * P)) for lr in self.learn.lr]
 
     def nudged_phases(self, x, target, state: FreeState, betas, rng):
         """Run the P nudged phases side by side from ``state`` and apply the learning rule."""
@@ -234,13 +236,15 @@ class EqSpikeNetwork:
         """Per weight layer: (row events, column events, bias sum) pairing the given spikes with
         the state change h_old -> h_new."""
         lc = self.learn
-        q = [post_factor(hn - ho, lc.post_factor, lc.ternary_threshold, lc.ternary_scale) * sigma
+        q = [post_factor(hn - ho, lc.post_factor, lc.ternary_threshold, 1.0) * sigma
              for hn, ho in zip(h_new, h_old)]
         out = []
         for k in range(self.L):
             if k == 0:
-                cols = q[0].reshape(reps, -1, q[0].shape[1]).sum(0) if reps > 1 else q[0]
-                rows = s_in
+                if reps > 1 and self.synapses[0].linear_update:  # identical input rows: sum the phases
+                    cols, rows = q[0].reshape(reps, -1, q[0].shape[1]).sum(0), s_in
+                else:  # every phase's coincidences are physical events of their own
+                    cols, rows = q[0], (np.tile(s_in, (reps, 1)) if reps > 1 else s_in)
             else:  # pre spike x post change, plus post spike x pre change (shared weight)
                 rows = np.concatenate([spikes[k - 1], q[k - 1]])
                 cols = np.concatenate([q[k], spikes[k]])

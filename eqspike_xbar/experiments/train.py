@@ -163,6 +163,7 @@ class Trainer:
                     "energy_inference": np.array([e_test[c] for c in ENERGY_ROWS]),
                     "energy_train_total_J": e_train["total"], "energy_train_gpu_J": e_train["gpu"],
                     "energy_inference_total_J": e_test["total"], "energy_inference_gpu_J": e_test["gpu"],
+                    "pulses_train_per_image": e_train["pulses"],
                 })
                 diags = [s.diagnostics() for s in self.net.synapses]
                 for name in diags[0]:

@@ -44,6 +44,12 @@ def register_backend(name: str):
 
 class SynapseLayer(ABC):
     backend_name = "?"
+    programmed = False
+    """True for backends whose weights are devices moved by programming pulses: the update
+    schemes ([synapses.update], synapses/schemes.py) apply to them."""
+    linear_update = True
+    """True when ``update`` depends only on the sum rowsᵀ·cols, so the network may merge time
+    slots whose row events are identical; False when every slot is a physical coincidence."""
 
     def __init__(self, weights: np.ndarray, config=None, rng: np.random.Generator | None = None, layer: int = 0):
         self.n_pre, self.n_post = weights.shape
@@ -66,6 +72,9 @@ class SynapseLayer(ABC):
             "programming_J": 0.0,  # programming energy (device/circuit)
             "device_read_J": 0.0,  # read energy dissipated in the devices (device/circuit)
             "wire_read_J": 0.0,  # read energy dissipated in wires/drivers/sense resistors (circuit)
+            "digital_bit_accesses": 0.0,  # bits read or written in per-synapse digital memory (update scheme)
+            "scheme_read_J": 0.0,  # device energy of the update scheme's own reads (program-and-verify)
+            "scheme_line_reads": 0,  # sense conversions of those reads
         }
         self._pending = {"forward": np.zeros(self.n_pre), "backward": np.zeros(self.n_post)}
 
@@ -140,6 +149,11 @@ class SynapseLayer(ABC):
     def diagnostics(self) -> dict[str, float]:
         """Scalar figures worth logging per epoch (backend specific)."""
         return {}
+
+    def aux_layers(self) -> list["SynapseLayer"]:
+        """Extra arrays this layer's update scheme programs and reads (e.g. Tiki-Taka's A);
+        their counters belong to the layer's energy."""
+        return []
 
 
 def make_synapse_layer(backend: str, weights: np.ndarray, config=None, rng=None, layer: int = 0) -> SynapseLayer:

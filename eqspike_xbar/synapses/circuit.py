@@ -3,7 +3,7 @@
 Each layer's G+ and G− arrays sit on tiles of at most ``max_array_rows`` x ``max_array_cols``
 (each tile its own circuit, partial outputs summed). Reads go through the circuit's exact
 effective matrices (fast nodal solver, Schur complement onto the ports; see crossbar/):
-forward ``y = x @ W_f``, backward ``y = x @ W_bᵀ`` with W = (T(G+) − T(G−)) / scale (G− on its
+forward ``y = x @ W_f``, backward ``y = x @ W_bᵀ`` with W = (T(G+) − T(G−)) / s_per_weight (G− on its
 own arrays, or interleaved with G+ column by column: ``pair_layout``). The
 matrices are recomputed exactly every ``refresh_every`` minibatch updates; in between they are
 the last exact ones plus the ideal change of the conductances since (first-order). At each
@@ -87,11 +87,11 @@ class CircuitSynapses(DeviceSynapses):
         return [g]
 
     def _weights(self, blocks: list[np.ndarray]) -> np.ndarray:
-        """W = (T(G+) − T(G−)) / scale from the arrays' transfer matrices (forward and backward
+        """W = (T(G+) − T(G−)) / s_per_weight from the arrays' transfer matrices (forward and backward
         alike: a backward read drives G− with −V in the interleaved layout)."""
         if self.interleaved:
-            return (blocks[0][:, 0::2] - blocks[0][:, 1::2]) / self.scale
-        return (blocks[0] - blocks[1]) / self.scale
+            return (blocks[0][:, 0::2] - blocks[0][:, 1::2]) / self.s_per_weight
+        return (blocks[0] - blocks[1]) / self.s_per_weight
 
     def _exact(self):
         from ..crossbar import transfer_matrices

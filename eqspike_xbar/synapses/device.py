@@ -1,20 +1,21 @@
-"""``device`` backend: each weight is a differential pair of devices, W = (G+ − G−) / scale.
+"""``device`` backend: each weight is a differential pair of devices, W = (G+ − G−) / s_per_weight.
 
-Mapping: ``scale = (Gmax − Gmin) / w_max`` (S per unit weight, nominal device range), so
-W spans [−w_max, w_max]. The initial float weights are programmed as a pair centred on the
-middle of the range, G± = (Gmin + Gmax)/2 ± scale·w/2 (``init = 'weights'``: then both
+Mapping: ``s_per_weight = (Gmax − Gmin) / w_max`` (S per unit weight, nominal device range),
+so W spans [−w_max, w_max]. The initial float weights are programmed as a pair centred on the
+middle of the range, G± = (Gmin + Gmax)/2 ± s_per_weight·w/2 (``init = 'weights'``: then both
 devices of a pair can move both ways; a pair with one device at Gmin would move only half
 as far in one direction), or every device starts at Gmin (``init = 'gmin'``).
 
-Updates are programming pulses. The rule's coincidence sum for one minibatch,
-ΔW = scale_lr · rowsᵀ·cols (pre spikes × post update signals, see synapses/base.py), is
-turned into a signed pulse count per pair, n = stochastic_round(ΔW / (2 Δw_pulse)), with
-Δw_pulse = (Gmax − Gmin) / levels / scale the nominal weight step of one pulse: n > 0 fires n
-SET pulses on G+ and n RESET pulses on G− (n < 0 the opposite), so each pulse pair moves the
-weight by about 2 Δw_pulse. The devices respond as the device model says (nonlinear,
-asymmetric, bounded, C2C noise, stuck devices, ...), so the weight actually applied differs
-from the rule's wish exactly where the device is not ideal. With the ternary post factor and
-lr chosen so that one coincidence asks for one pulse step, n is the coincidence count.
+Updates are programming pulses. How the rule's coincidence events of one minibatch
+(ΔW = scale · rowsᵀ·cols: pre spikes × post update signals, see synapses/base.py) become
+pulses is the update scheme (``[synapses.update] scheme``, synapses/schemes.py): the default
+``minibatch_sum`` turns the minibatch's sum into a signed pulse count per pair,
+n = stochastic_round(ΔW / pair_step), pair_step = 2·(Gmax − Gmin)/levels/s_per_weight the
+nominal weight step of one pulse pair: n > 0 fires n SET pulses on G+ and n RESET pulses on
+G− (n < 0 the opposite). Every scheme programs through :meth:`DeviceSynapses.program`; the
+devices respond as the device model says (nonlinear, asymmetric, bounded, C2C noise, stuck
+devices, ...), so the weight actually applied differs from the wish exactly where the device
+is not ideal.
 
 Half-select disturb (``[half_select]`` of the device TOML, calibrated by ``eqspike-xbar program
 calibrate``): every pulse also disturbs the other devices of its row and column as if the
@@ -32,6 +33,7 @@ import numpy as np
 from ..config_tools import from_mapping, merge, to_mapping
 from ..errors import ConfigError, DeviceModelError
 from .base import SynapseLayer, register_backend
+from .schemes import make_scheme
 
 
 def resolve_device(name: str, overrides: dict | None = None, on_off_ratio: float = 0.0):
@@ -61,6 +63,8 @@ def _set_rng_state(rng: np.random.Generator, state) -> None:
 
 @register_backend("device")
 class DeviceSynapses(SynapseLayer):
+    programmed = True  # weights are device conductances moved by pulses: update schemes apply
+
     def __init__(self, weights, config=None, rng=None, layer=0):
         super().__init__(weights, config, rng, layer)
         if config is None:
@@ -75,8 +79,9 @@ class DeviceSynapses(SynapseLayer):
             raise ConfigError(f"synapses.effects_off: {exc}") from None
         c = self.params.conductance
         self.w_max = float(config.w_max[layer])
-        self.scale = (c.gmax_S - c.gmin_S) / self.w_max  # S per unit weight
-        self.dw_pulse = (c.gmax_S - c.gmin_S) / c.levels / self.scale  # nominal weight step per pulse
+        self.config = config
+        self.s_per_weight = (c.gmax_S - c.gmin_S) / self.w_max  # S per unit weight
+        self.dw_pulse = (c.gmax_S - c.gmin_S) / c.levels / self.s_per_weight  # nominal weight step per pulse
         self.read_pulse_V = self.params.iv.v_read_V
         self.minibatch_s = float(config.minibatch_s)
         rng = rng if rng is not None else np.random.default_rng(layer)
@@ -88,8 +93,9 @@ class DeviceSynapses(SynapseLayer):
         if config.init == "weights":  # centred on mid-range, so both devices can move both ways
             w = np.clip(np.asarray(weights, dtype=float), -self.w_max, self.w_max)
             g_mid = 0.5 * (c.gmin_S + c.gmax_S)
-            self.gp.set_conductance(g_mid + 0.5 * self.scale * w)
-            self.gn.set_conductance(g_mid - 0.5 * self.scale * w)
+            self.gp.set_conductance(g_mid + 0.5 * self.s_per_weight * w)
+            self.gn.set_conductance(g_mid - 0.5 * self.s_per_weight * w)
+        self.scheme = make_scheme(self, config.update)
         self._refresh()
 
     # ------------------------------------------------------------------ state -> reads
@@ -99,7 +105,7 @@ class DeviceSynapses(SynapseLayer):
         self._derive()
 
     def _derive(self) -> None:
-        self._W = ((self._g_read[0] - self._g_read[1]) / self.scale).astype(self.dtype)
+        self._W = ((self._g_read[0] - self._g_read[1]) / self.s_per_weight).astype(self.dtype)
         g = self._g_read[0] + self._g_read[1]
         self._line_sums = (g.sum(1), g.sum(0))
 
@@ -107,6 +113,20 @@ class DeviceSynapses(SynapseLayer):
         return self._W if direction == "forward" else self._W.T
 
     # ------------------------------------------------------------------ programming
+    @property
+    def pair_step(self) -> float:
+        """Nominal weight change of one pulse pair (SET on one device, RESET on the other)."""
+        return 2.0 * self.dw_pulse
+
+    def pulse_step(self, polarity: str = "pair") -> float:
+        """Nominal weight change of one programming event: a pulse pair, or one device ('single')."""
+        return self.pair_step if polarity == "pair" else self.dw_pulse
+
+    @property
+    def linear_update(self) -> bool:
+        """True when the update scheme needs only the sum rowsᵀ·cols (time slots may be merged)."""
+        return self.scheme.linear
+
     def pulse_counts(self, dw: np.ndarray) -> np.ndarray:
         """Signed pulse count per pair asked for by the weight change ``dw`` (unbiased rounding)."""
         x = dw / (2.0 * self.dw_pulse)
@@ -114,29 +134,53 @@ class DeviceSynapses(SynapseLayer):
         n += self._rng.random(x.shape, dtype=np.float32) < (x - n)
         return n.astype(np.int32)
 
+    def program(self, rounds) -> None:
+        """Fire programming pulses: ``rounds`` is a list of (n_plus, n_minus), signed pulse counts
+        per device of G+ and of G− (+ SET, − RESET), applied round after round. The devices first
+        drift for one minibatch; every pulse half-selects the other devices of its row and
+        column (``[half_select]`` of the device). Books energy and pulses."""
+        for arr in (self.gp, self.gn):  # retention since the last programming round
+            arr.advance_time(self.minibatch_s)
+        hs = self.params.half_select
+        half = hs.set_rel > 0 or hs.reset_rel > 0 or hs.voltage_V > 0
+        e, pulses = 0.0, 0
+        for n_plus, n_minus in rounds:
+            e += self.gp.apply_pulses(n_plus) + self.gn.apply_pulses(n_minus)
+            pulses += int(np.abs(n_plus).sum()) + int(np.abs(n_minus).sum())
+            if half:  # half-selected devices of every pulse
+                from ..devices.model import half_select_counts
+
+                for arr, n in ((self.gp, n_plus), (self.gn, n_minus)):
+                    e += arr.apply_half_select(*half_select_counts(n, hs.scheme or "V/2"))
+        self.counters["programming_J"] += e
+        self.counters["pulses"] += pulses
+
+    def read_pairs(self) -> np.ndarray:
+        """Weights read from both arrays now, with read noise (a verify read; book it with
+        :meth:`book_pair_reads`)."""
+        return (self.gp.read() - self.gn.read()) / self.s_per_weight
+
+    def book_pair_reads(self, index, times: int = 1) -> None:
+        """Count ``times`` single-device reads of both devices of the pairs at flat ``index``:
+        V_read²·t·(G+ + G−) in the devices and one sense conversion per device read."""
+        g = self.gp.conductance().reshape(-1)[index] + self.gn.conductance().reshape(-1)[index]
+        self.counters["scheme_read_J"] += times * self.read_pulse_V**2 * self.read_pulse_s * float(np.sum(g))
+        self.counters["scheme_line_reads"] += times * 2 * int(np.size(index))
+
     def update(self, row_events, col_events, scale):
         self.flush_read_energy()
         self._count_update(row_events)
-        dw = np.asarray(scale, dtype=row_events.dtype) * (row_events.T @ col_events)
-        n = self.pulse_counts(dw)
-        for arr in (self.gp, self.gn):  # retention since the last programming round
-            arr.advance_time(self.minibatch_s)
-        e = self.gp.apply_pulses(n) + self.gn.apply_pulses(-n)
-        hs = self.params.half_select
-        if hs.set_rel > 0 or hs.reset_rel > 0 or hs.voltage_V > 0:  # half-selected devices of every pulse
-            from ..devices.model import half_select_counts
-
-            for arr, pulses in ((self.gp, n), (self.gn, -n)):
-                e += arr.apply_half_select(*half_select_counts(pulses, hs.scheme or "V/2"))
-        self.counters["programming_J"] += e
-        self.counters["pulses"] += 2 * int(np.abs(n).sum())
+        self.scheme.apply(row_events, col_events, scale)
         self._refresh()
+
+    def aux_layers(self):
+        return self.scheme.aux_layers()
 
     # ------------------------------------------------------------------ inspection / state
     @property
     def weights(self):
-        """Noiseless effective weights (G+ − G−) / scale."""
-        return ((self.gp.conductance() - self.gn.conductance()) / self.scale).astype(self.dtype)
+        """Noiseless effective weights (G+ − G−) / s_per_weight."""
+        return ((self.gp.conductance() - self.gn.conductance()) / self.s_per_weight).astype(self.dtype)
 
     def conductances(self):
         """(G+, G−) in S, noiseless."""
@@ -148,12 +192,14 @@ class DeviceSynapses(SynapseLayer):
         for name, arr in (("gp", self.gp), ("gn", self.gn)):
             for k, v in arr.state_dict().items():
                 d[f"{name}_{k}"] = v
+        d.update({f"scheme_{k}": v for k, v in self.scheme.state_dict().items()})
         return d
 
     def load_state_dict(self, state):
         for name, arr in (("gp", self.gp), ("gn", self.gn)):
             arr.load_state_dict({k[len(name) + 1:]: v for k, v in state.items()
                                  if k.startswith(name + "_") and k != name + "_read"})
+        self.scheme.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("scheme_")})
         _set_rng_state(self._rng, state["rng"])
         self._g_read = (np.array(state["gp_read"]), np.array(state["gn_read"]))
         self._derive()  # the reads the saved state had, without drawing new read noise
@@ -163,4 +209,5 @@ class DeviceSynapses(SynapseLayer):
         lo, hi = self.gp.gmin, self.gp.gmax
         at_bound = np.mean((gp <= lo * 1.0001) | (gp >= hi * 0.9999)) / 2 + np.mean(
             (gn <= lo * 1.0001) | (gn >= hi * 0.9999)) / 2
-        return {"devices_at_bounds": float(at_bound), "stuck_devices": float((self.gp.stuck.mean() + self.gn.stuck.mean()) / 2)}
+        return {"devices_at_bounds": float(at_bound), "stuck_devices": float((self.gp.stuck.mean() + self.gn.stuck.mean()) / 2),
+                **self.scheme.diagnostics()}

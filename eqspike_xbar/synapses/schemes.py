@@ -1,0 +1,400 @@
+"""Update schemes: how the learning rule's coincidences become programming pulses.
+
+The network hands every synapse layer the rule's coincidence events (``update(rows, cols,
+scale)``: ΔW = scale·rowsᵀ·cols, one row per time slot). With float weights that is the update.
+With programmed devices (``device`` and ``circuit`` backends) *something* has to turn the events
+into pulses, and that something is hardware: it decides how many pulses fire, how much noise
+they add, and what memory the chip needs beside the crossbar. The scheme is chosen by
+``[synapses.update] scheme`` (a registry, like the backends); the network does not change.
+
+Units: a *pulse step* is the nominal weight change of one pulse pair (SET on one device of the
+differential pair, RESET on the other): ``layer.pair_step`` = 2·(Gmax − Gmin)/levels/scale.
+
+==================  =========================================================  ===============
+scheme              what the chip does                                         memory/synapse
+==================  =========================================================  ===============
+minibatch_sum       sums the minibatch's rule per synapse (digital), rounds     32 bit, reset
+                    it stochastically to pulse counts, fires them              every minibatch
+coincidence         a pre spike on a row meets a ternary post pulse on a        0
+                    column: one pulse pair at that device (stochastic pulse
+                    trains give fractional rates); nothing is stored
+mixed_precision     per-synapse accumulator χ across minibatches; a pair is     accumulator_bits
+                    pulsed when |χ| >= threshold steps, χ keeps the rest        (0 = float32)
+                    (Nandakumar et al., Front. Neurosci. 14:406, 2020)
+tiki_taka           coincidences on an auxiliary pair array A; every n updates  buffer bits (0
+                    one column of A is read and transferred to the weights      with no buffer)
+                    through a digital buffer H (TTv2) or directly (TTv1)        + 2 devices (A)
+                    (Gokmen & Haensch 2020; Gokmen 2021; Rasch et al. 2024)
+==================  =========================================================  ===============
+
+Every scheme counts its hardware: pulses (the layer's ``pulses``), bit-accesses of digital
+per-synapse memory (``digital_bit_accesses``: a read-modify-write of a b-bit word is 2·b),
+extra reads (``scheme_read_J`` in the devices, ``scheme_line_reads`` sense conversions) and
+the auxiliary array's own counters (``aux_layers``); :mod:`eqspike_xbar.energy` turns them into
+joules. Scheme state (accumulators, buffers, A) is part of the layer's checkpoint.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import replace
+
+import numpy as np
+
+SCHEMES: dict[str, type["UpdateScheme"]] = {}
+
+
+def register_scheme(name: str):
+    """Class decorator: make an UpdateScheme selectable as ``[synapses.update] scheme = name``."""
+
+    def deco(cls):
+        SCHEMES[name] = cls
+        cls.name = name
+        return cls
+
+    return deco
+
+
+class UpdateScheme(ABC):
+    """Turns one minibatch's coincidence events into pulses on ``layer`` (a DeviceSynapses)."""
+
+    name = "?"
+    linear = True
+    """True when the scheme only needs the sum rowsᵀ·cols (the network may merge time slots
+    whose rows are identical); False when every slot is a physical coincidence."""
+    needs_ternary_events = False
+    """True when every event must be a pulse: rows and columns in {−1, 0, +1}."""
+
+    def __init__(self, layer, cfg):
+        self.layer, self.cfg = layer, cfg
+
+    @abstractmethod
+    def apply(self, rows: np.ndarray, cols: np.ndarray, scale: float) -> None:
+        """Program ``layer`` for the events of one minibatch (ΔW wished = scale·rowsᵀ·cols)."""
+
+    @property
+    def bits_per_synapse(self) -> float:
+        """Digital memory per synapse that the scheme needs (bits)."""
+        return 0.0
+
+    @property
+    def extra_devices_per_synapse(self) -> int:
+        """Devices per synapse beside the weight's own pair."""
+        return 0
+
+    def aux_layers(self) -> list:
+        """Auxiliary synapse layers (arrays) the scheme programs and reads."""
+        return []
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        pass
+
+    def diagnostics(self) -> dict[str, float]:
+        return {}
+
+    def _book_memory(self, words: float, bits: float) -> None:
+        """Count ``words`` accesses of ``bits``-bit words of per-synapse digital memory."""
+        self.layer.counters["digital_bit_accesses"] += float(words) * bits
+
+
+def coincidence_counts(rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n_plus, n_minus): per device, how many time slots put a row pulse and a column pulse of
+    equal (+) or opposite (−) sign on it. ``rows`` (E, M), ``cols`` (E, N) in {−1, 0, +1}."""
+    dt = np.float32 if max(rows.shape[0], 1) < 2**24 else np.float64
+    r = rows.astype(dt, copy=False)
+    c = cols.astype(dt, copy=False)
+    if r.min(initial=0) >= 0:  # spikes only on the rows: |r| = r, one product gives both sums
+        both = r.T @ np.concatenate([np.abs(c), c], axis=1)
+        total, net = both[:, : c.shape[1]], both[:, c.shape[1]:]
+    else:
+        total, net = np.abs(r).T @ np.abs(c), r.T @ c
+    n_plus = np.rint(0.5 * (total + net)).astype(np.int64)
+    n_minus = np.rint(0.5 * (total - net)).astype(np.int64)
+    return n_plus, n_minus
+
+
+def _check_ternary(a: np.ndarray, what: str) -> None:
+    from ..errors import ConfigError
+
+    if not np.all((a == 0) | (np.abs(a) == 1)):
+        raise ConfigError(f"the coincidence schemes need ternary {what} events (-1, 0, +1): use "
+                          "learning.post_factor = 'ternary' with spiking neurons")
+
+
+class FixedPoint:
+    """A signed, saturating fixed-point store in units of pulse steps (``bits`` = 0: float32).
+    Increments are rounded stochastically to the LSB (an LFSR's job in hardware)."""
+
+    def __init__(self, shape, bits: int, value_range: float, rng: np.random.Generator):
+        self.bits = int(bits)
+        self.rng = rng
+        if self.bits:
+            self.lsb = value_range / 2 ** (self.bits - 1)
+            self.lo, self.hi = -(2 ** (self.bits - 1)), 2 ** (self.bits - 1) - 1
+            self.q = np.zeros(shape, dtype=np.int64)  # value = q · lsb
+        else:
+            self.lsb = 0.0
+            self.q = np.zeros(shape, dtype=np.float32)
+
+    @property
+    def word_bits(self) -> int:
+        return self.bits or 32
+
+    @property
+    def value(self) -> np.ndarray:
+        return self.q * self.lsb if self.bits else self.q
+
+    def add(self, x: np.ndarray, index=...) -> None:
+        """value[index] += x (pulse steps), rounded to the LSB and saturated."""
+        if not self.bits:
+            self.q[index] += x.astype(np.float32, copy=False)
+            return
+        y = x / self.lsb
+        n = np.floor(y)
+        n += self.rng.random(y.shape) < (y - n)
+        self.q[index] = np.clip(self.q[index] + n.astype(np.int64), self.lo, self.hi)
+
+    def take_whole(self, threshold: float, index=...) -> np.ndarray:
+        """Whole pulse steps of the entries whose |value| >= ``threshold``; subtracted from the
+        store (the remainder stays). Returns signed int counts."""
+        v = self.value[index]
+        n = np.where(np.abs(v) >= threshold, np.trunc(v), 0.0).astype(np.int64)
+        if self.bits:  # an LSB that does not divide a step: the nearest representable amount
+            self.q[index] -= np.rint(n / self.lsb).astype(np.int64)
+        else:
+            self.q[index] -= n.astype(np.float32)
+        return n
+
+    def subtract(self, x: np.ndarray, index=...) -> None:
+        self.add(-np.asarray(x, dtype=float), index)
+
+
+# ---------------------------------------------------------------------------------- schemes
+@register_scheme("minibatch_sum")
+class MinibatchSum(UpdateScheme):
+    """The minibatch's rule sum per synapse, stochastically rounded to whole pulse steps and
+    fired at the end of the minibatch. The sum lives in a per-synapse float32 accumulator for
+    one minibatch (a hidden digital memory: 32 bits per synapse, reset every minibatch); every
+    rounded wish fires, whatever its size or sign."""
+
+    @property
+    def bits_per_synapse(self):
+        return 32.0
+
+    def apply(self, rows, cols, scale):
+        layer = self.layer
+        dw = np.asarray(scale, dtype=rows.dtype) * (rows.T @ cols)
+        self._book_memory(2 * _coincidences(rows, cols) + dw.size, 32)
+        n = layer.pulse_counts(dw)
+        layer.program([(n, -n)])
+
+
+def _coincidences(rows, cols) -> float:
+    """Number of (row event, column event) pairs: one digital increment each."""
+    return float(np.count_nonzero(rows, axis=1) @ np.count_nonzero(cols, axis=1))
+
+
+@register_scheme("coincidence")
+class Coincidence(UpdateScheme):
+    """Fully in-memory: in each time slot a row pulse (pre spike, or the pre neuron's ternary
+    update pulse) and a column pulse (the post neuron's ternary update pulse, or its spike)
+    overlap at one device, which is programmed by one pulse of the product's polarity. Nothing
+    is stored per synapse; nothing is summed before it fires.
+
+    ``pulse_train = 'stochastic'``: each coincidence fires with probability p = (scale of one
+    coincidence) / pulse step, as with stochastic row and column pulse trains (Gokmen &
+    Vlasov 2016; p = p_row·p_col); a device's count over the minibatch is Binomial(N, p) — the
+    per-device statistics are exact, the correlation between devices that share a line is not
+    modelled. p > 1 fires ⌊p⌋ pulses for sure and one more with probability p − ⌊p⌋.
+    ``'deterministic'``: one pulse pair per coincidence (the device step sets the rate)."""
+
+    linear = False
+    needs_ternary_events = True
+
+    def __init__(self, layer, cfg, gain: float = 1.0):
+        super().__init__(layer, cfg)
+        self.gain = gain
+        self._checked = False
+
+    def fired(self, rows, cols, scale) -> tuple[np.ndarray, np.ndarray]:
+        """Pulses fired per device for + and − coincidences (non-negative ints)."""
+        if not self._checked:
+            _check_ternary(rows, "row")
+            _check_ternary(cols, "column")
+            self._checked = True
+        n_plus, n_minus = coincidence_counts(rows, cols)
+        sign = 1 if scale >= 0 else -1
+        if sign < 0:
+            n_plus, n_minus = n_minus, n_plus
+        if self.cfg.pulse_train == "deterministic":
+            return n_plus, n_minus
+        p = self.gain * abs(float(scale)) / self.layer.pulse_step(self.cfg.polarity)
+        whole, frac = int(np.floor(p)), p - np.floor(p)
+        rng = self.layer._rng
+        out = []
+        for n in (n_plus, n_minus):
+            k = whole * n
+            if frac > 0:
+                nz = np.flatnonzero(n)
+                k.reshape(-1)[nz] += rng.binomial(n.reshape(-1)[nz], frac)
+            out.append(k)
+        return out[0], out[1]
+
+    def apply(self, rows, cols, scale):
+        fp, fm = self.fired(rows, cols, scale)
+        layer = self.layer
+        if self.cfg.polarity == "single":  # + on G+ (SET), − on G− (SET)
+            layer.program([(fp, fm)])
+        else:  # both devices of the pair, in a random order of the two polarities
+            rounds = [(fp, -fp), (-fm, fm)]
+            if layer._rng.random() < 0.5:
+                rounds.reverse()
+            layer.program(rounds)
+
+    def diagnostics(self):
+        return {}
+
+
+@register_scheme("mixed_precision")
+class MixedPrecision(UpdateScheme):
+    """A digital accumulator χ per synapse (pulse steps) collects the rule's wish across
+    minibatches; a pair is programmed only when |χ| >= threshold: its whole steps are fired and
+    subtracted, the remainder stays (Nandakumar et al. 2020). Random-sign wishes cancel in χ
+    before they cost a pulse. ``verify``: read the pulsed pairs after programming and subtract
+    what they really moved instead of the nominal steps (program-and-verify; reads counted)."""
+
+    def __init__(self, layer, cfg):
+        super().__init__(layer, cfg)
+        rng_range = cfg.accumulator_range or 2.0 * cfg.threshold
+        self.chi = FixedPoint(layer.weights.shape, cfg.accumulator_bits, rng_range, layer._rng)
+
+    @property
+    def bits_per_synapse(self):
+        return float(self.chi.word_bits)
+
+    def apply(self, rows, cols, scale):
+        layer, chi = self.layer, self.chi
+        wish = (np.asarray(scale, dtype=rows.dtype) * (rows.T @ cols)) / np.float32(layer.pair_step)
+        chi.add(wish)
+        # one read-modify-write per coincidence (the digital periphery adds each event), one
+        # scan of every accumulator for the threshold per minibatch
+        self._book_memory(2 * _coincidences(rows, cols) + wish.size, chi.word_bits)
+        if self.cfg.verify:
+            w_before = layer.read_pairs()
+        n = chi.take_whole(self.cfg.threshold)
+        layer.program([(n, -n)])
+        if self.cfg.verify:  # read the pulsed pairs before and after; keep the shortfall in χ
+            idx = np.flatnonzero(n)
+            moved = (layer.read_pairs().reshape(-1)[idx] - w_before.reshape(-1)[idx]) / layer.pair_step
+            layer.book_pair_reads(idx, times=2)
+            chi.add(n.reshape(-1)[idx] - moved, np.unravel_index(idx, n.shape))
+            self._book_memory(2 * idx.size, chi.word_bits)
+
+    def state_dict(self):
+        return {"chi": self.chi.q.copy()}
+
+    def load_state_dict(self, state):
+        self.chi.q[...] = state["chi"]
+
+    def diagnostics(self):
+        v = self.chi.value
+        return {"accumulator_abs_mean_steps": float(np.abs(v).mean())}
+
+
+@register_scheme("tiki_taka")
+class TikiTaka(UpdateScheme):
+    """Coincidences go in memory to an auxiliary array A (a pair array of the same backend,
+    device ``a_device``); every ``transfer_every`` updates ``transfer_columns`` columns of A are
+    read through the backend (a real read: IR drop and read noise at circuit fidelity; counted)
+    and moved to the weight array C: through a per-synapse digital buffer H that fires whole
+    pulse steps when |H| >= threshold (TTv2, Gokmen 2021), or directly as stochastic pulse
+    trains proportional to the read values (``buffer = 'none'``, TTv1, Gokmen & Haensch 2020:
+    no per-synapse digital memory). ``chopper_every`` > 0 flips the sign of A's input and of its
+    read-out every so many transfers (c-TTv2, Rasch et al. 2024)."""
+
+    linear = False
+    needs_ternary_events = True
+
+    def __init__(self, layer, cfg):
+        super().__init__(layer, cfg)
+        syn_cfg = layer.config
+        a_cfg = replace(syn_cfg, device=cfg.a_device or syn_cfg.device,
+                        update=replace(cfg, scheme="coincidence"), init="weights")
+        rng = np.random.default_rng(layer._rng.integers(2**63))
+        self.A = type(layer)(np.zeros(layer.weights.shape, dtype=layer.dtype), config=a_cfg, rng=rng,
+                             layer=layer.layer)
+        self.A.scheme.gain = cfg.a_gain
+        self.H = (FixedPoint(layer.weights.shape, cfg.accumulator_bits, cfg.accumulator_range or 2 * cfg.threshold,
+                             layer._rng) if cfg.buffer == "digital" else None)
+        self.updates = 0
+        self.transfers = 0
+        self.column = 0
+        self.chopper = 1
+
+    @property
+    def bits_per_synapse(self):
+        return float(self.H.word_bits) if self.H is not None else 0.0
+
+    @property
+    def extra_devices_per_synapse(self):
+        return 2
+
+    def aux_layers(self):
+        return [self.A]
+
+    def apply(self, rows, cols, scale):
+        self.A.update(rows, cols, self.chopper * scale)
+        self.updates += 1
+        if self.updates % self.cfg.transfer_every:
+            return
+        for _ in range(self.cfg.transfer_columns):
+            self._transfer(self.column)
+            self.column = (self.column + 1) % self.layer.n_post
+            self.transfers += 1
+            if self.cfg.chopper_every and self.transfers % (self.cfg.chopper_every * self.layer.n_post) == 0:
+                self.chopper = -self.chopper
+
+    def _transfer(self, j: int) -> None:
+        layer, cfg = self.layer, self.cfg
+        e = np.zeros((1, layer.n_post), dtype=layer.dtype)
+        e[0, j] = 1.0
+        a_col = self.A.backward(e)[0].astype(float)  # column j of A: drive column j, sense the rows
+        steps = self.chopper * cfg.transfer_lr * a_col / layer.pair_step
+        n = np.zeros(layer.weights.shape, dtype=np.int64)
+        if self.H is not None:
+            self.H.add(steps, (slice(None), j))
+            n[:, j] = self.H.take_whole(cfg.threshold, (slice(None), j))
+            self._book_memory(2 * layer.n_pre, self.H.word_bits)
+        else:  # stochastic pulse trains ∝ the read values on the rows, column j selected
+            lo = np.floor(steps)
+            n[:, j] = (lo + (layer._rng.random(steps.shape) < steps - lo)).astype(np.int64)
+        layer.program([(n, -n)])
+
+    def state_dict(self):
+        d = {f"A_{k}": v for k, v in self.A.state_dict().items()}
+        d["counters"] = np.array([self.updates, self.transfers, self.column, self.chopper])
+        if self.H is not None:
+            d["H"] = self.H.q.copy()
+        return d
+
+    def load_state_dict(self, state):
+        self.A.load_state_dict({k[2:]: v for k, v in state.items() if k.startswith("A_")})
+        self.updates, self.transfers, self.column, self.chopper = (int(v) for v in state["counters"])
+        if self.H is not None:
+            self.H.q[...] = state["H"]
+
+    def diagnostics(self):
+        return {"aux_weight_abs_mean": float(np.abs(self.A.weights).mean())}
+
+
+def make_scheme(layer, cfg) -> UpdateScheme:
+    from ..errors import ConfigError
+
+    try:
+        cls = SCHEMES[cfg.scheme]
+    except KeyError:
+        raise ConfigError(f"synapses.update.scheme {cfg.scheme!r} is unknown; available: "
+                          f"{', '.join(sorted(SCHEMES))}") from None
+    return cls(layer, cfg)
