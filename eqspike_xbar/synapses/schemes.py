@@ -115,6 +115,12 @@ def coincidence_counts(rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, 
     return n_plus, n_minus
 
 
+def _stochastic_round(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Integers with expectation ``x`` (a pulse train whose length is x on average)."""
+    lo = np.floor(x)
+    return (lo + (rng.random(x.shape) < x - lo)).astype(np.int64)
+
+
 def _check_ternary(a: np.ndarray, what: str) -> None:
     from ..errors import ConfigError
 
@@ -349,27 +355,33 @@ class TikiTaka(UpdateScheme):
         self.updates += 1
         if self.updates % self.cfg.transfer_every:
             return
-        for _ in range(self.cfg.transfer_columns):
-            self._transfer(self.column)
-            self.column = (self.column + 1) % self.layer.n_post
+        n_post, k = self.layer.n_post, min(self.cfg.transfer_columns, self.layer.n_post)
+        self._transfer((self.column + np.arange(k)) % n_post)
+        self.column = (self.column + k) % n_post
+        for _ in range(k):
             self.transfers += 1
-            if self.cfg.chopper_every and self.transfers % (self.cfg.chopper_every * self.layer.n_post) == 0:
+            if self.cfg.chopper_every and self.transfers % (self.cfg.chopper_every * n_post) == 0:
                 self.chopper = -self.chopper
 
-    def _transfer(self, j: int) -> None:
+    def _transfer(self, columns: np.ndarray) -> None:
+        """Read ``columns`` of A (one backward read per column: drive it, sense the rows) and move
+        what they hold to the same columns of the weights."""
         layer, cfg = self.layer, self.cfg
-        e = np.zeros((1, layer.n_post), dtype=layer.dtype)
-        e[0, j] = 1.0
-        a_col = self.A.backward(e)[0].astype(float)  # column j of A: drive column j, sense the rows
-        steps = self.chopper * cfg.transfer_lr * a_col / layer.pair_step
+        onehot = np.zeros((len(columns), layer.n_post), dtype=layer.dtype)
+        onehot[np.arange(len(columns)), columns] = 1.0
+        a = self.A.backward(onehot).T.astype(float)  # (n_pre, k): the columns of A as read
+        steps = self.chopper * cfg.transfer_lr * a / layer.pair_step
+        if cfg.a_drain:  # program those columns of A back by what was read (pulse trains ∝ a)
+            m = np.zeros(layer.weights.shape, dtype=np.int64)
+            m[:, columns] = _stochastic_round(-a / self.A.pair_step, layer._rng)
+            self.A.program([(m, -m)])
         n = np.zeros(layer.weights.shape, dtype=np.int64)
         if self.H is not None:
-            self.H.add(steps, (slice(None), j))
-            n[:, j] = self.H.take_whole(cfg.threshold, (slice(None), j))
-            self._book_memory(2 * layer.n_pre, self.H.word_bits)
-        else:  # stochastic pulse trains ∝ the read values on the rows, column j selected
-            lo = np.floor(steps)
-            n[:, j] = (lo + (layer._rng.random(steps.shape) < steps - lo)).astype(np.int64)
+            self.H.add(steps, (slice(None), columns))
+            n[:, columns] = self.H.take_whole(cfg.threshold, (slice(None), columns))
+            self._book_memory(2 * a.size, self.H.word_bits)
+        else:  # stochastic pulse trains ∝ the read values on the rows, the column selected
+            n[:, columns] = _stochastic_round(steps, layer._rng)
         layer.program([(n, -n)])
 
     def state_dict(self):

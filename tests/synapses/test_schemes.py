@@ -1,0 +1,209 @@
+"""Update schemes: what each one programs, what it stores, what it costs, and that it learns."""
+import numpy as np
+import pytest
+
+from eqspike_xbar.cli import main
+from eqspike_xbar.config import config_from_dict
+from eqspike_xbar.errors import ConfigError
+from eqspike_xbar.experiments.train import Trainer
+from eqspike_xbar.synapses import make_synapse_layer
+from eqspike_xbar.synapses.schemes import SCHEMES, coincidence_counts
+
+NOISE_OFF = ["c2c", "d2d", "read_noise", "quantization", "stuck", "drift"]
+TERNARY = {"post_factor": "ternary", "ternary_threshold": 0.01}
+
+
+def layer(shape, update, backend="device", **over):
+    cfg = config_from_dict({"learning": TERNARY,
+                            "synapses": {"backend": backend, "device": "ideal", "effects_off": NOISE_OFF,
+                                         "w_max": [0.2], "update": update, **over}}).synapses
+    return make_synapse_layer(backend, np.zeros(shape, np.float32), config=cfg, rng=np.random.default_rng(3), layer=0)
+
+
+def ternary_events(rng, e, m, n, p=0.3):
+    rows = (rng.random((e, m)) < p).astype(np.float32)
+    cols = (np.sign(rng.normal(size=(e, n))) * (rng.random((e, n)) < p)).astype(np.float32)
+    return rows, cols
+
+
+def test_coincidence_counts_match_a_slot_by_slot_count():
+    rng = np.random.default_rng(0)
+    rows = np.sign(rng.normal(size=(9, 5))) * (rng.random((9, 5)) < 0.5)
+    cols = np.sign(rng.normal(size=(9, 4))) * (rng.random((9, 4)) < 0.5)
+    plus, minus = np.zeros((5, 4), int), np.zeros((5, 4), int)
+    for e in range(9):
+        for i in range(5):
+            for j in range(4):
+                p = rows[e, i] * cols[e, j]
+                plus[i, j] += p > 0
+                minus[i, j] += p < 0
+    got = coincidence_counts(rows.astype(np.float32), cols.astype(np.float32))
+    np.testing.assert_array_equal(got[0], plus)
+    np.testing.assert_array_equal(got[1], minus)
+
+
+@pytest.mark.parametrize("polarity", ["pair", "single"])
+def test_coincidence_fires_one_pulse_per_coincidence_and_stores_nothing(polarity):
+    rng = np.random.default_rng(1)
+    syn = layer((12, 7), {"scheme": "coincidence", "pulse_train": "deterministic", "polarity": polarity})
+    rows, cols = ternary_events(rng, 30, 12, 7)
+    plus, minus = coincidence_counts(rows, cols)
+    g0 = [g.copy() for g in syn.conductances()]
+    syn.update(rows, cols, scale=0.01)
+    dgp, dgn = (g - g_0 for g, g_0 in zip(syn.conductances(), g0))
+    step = syn.dw_pulse * syn.s_per_weight  # S per pulse of the linear ideal device
+    if polarity == "pair":  # + coincidence: SET G+ and RESET G-; - coincidence: the opposite
+        np.testing.assert_allclose(dgp, (plus - minus) * step, atol=1e-6 * step)
+        np.testing.assert_allclose(dgn, (minus - plus) * step, atol=1e-6 * step)
+        assert syn.counters["pulses"] == 2 * (plus.sum() + minus.sum())
+    else:  # + coincidence: SET G+; - coincidence: SET G-
+        np.testing.assert_allclose(dgp, plus * step, atol=1e-6 * step)
+        np.testing.assert_allclose(dgn, minus * step, atol=1e-6 * step)
+        assert syn.counters["pulses"] == plus.sum() + minus.sum()
+    # nothing per synapse is carried between minibatches, and no digital memory is used
+    assert syn.scheme.state_dict() == {} and syn.scheme.bits_per_synapse == 0
+    assert syn.counters["digital_bit_accesses"] == 0
+
+
+def test_coincidence_stochastic_pulse_trains_fire_at_the_wished_rate():
+    rng = np.random.default_rng(2)
+    syn = layer((40, 30), {"scheme": "coincidence"})
+    rows, cols = ternary_events(rng, 50, 40, 30, p=0.5)
+    plus, minus = coincidence_counts(rows, cols)
+    wish = 0.25 * syn.pair_step  # each coincidence asks for a quarter of a pulse step
+    syn.update(rows, cols, scale=wish)
+    expected = 0.25 * 2 * (plus.sum() + minus.sum())
+    assert abs(syn.counters["pulses"] - expected) < 5 * np.sqrt(expected)
+    np.testing.assert_allclose(syn.weights.sum(), wish * (plus - minus).sum(), rtol=0.1)
+
+
+def test_coincidence_refuses_analog_events():
+    syn = layer((4, 3), {"scheme": "coincidence"})
+    with pytest.raises(ConfigError, match="ternary"):
+        syn.update(np.ones((2, 4), np.float32), np.full((2, 3), 0.3, np.float32), 0.01)
+
+
+@pytest.mark.parametrize("bits", [0, 6])
+def test_mixed_precision_loses_nothing(bits):
+    """Ideal linear device: what was applied plus what the accumulator holds is what was wished."""
+    rng = np.random.default_rng(4)
+    syn = layer((20, 9), {"scheme": "mixed_precision", "threshold": 1.0, "accumulator_bits": bits,
+                          "accumulator_range": 64.0})
+    wished = np.zeros((20, 9))
+    for _ in range(25):
+        rows = (rng.random((6, 20)) < 0.4).astype(np.float32)
+        cols = rng.normal(0, 1, (6, 9)).astype(np.float32)
+        syn.update(rows, cols, scale=3e-4)
+        wished += 3e-4 * rows.T.astype(float) @ cols
+    held = syn.scheme.chi.value * syn.pair_step
+    tol = 1e-5 if bits == 0 else 25 * syn.scheme.chi.lsb * syn.pair_step  # stochastic LSB rounding
+    np.testing.assert_allclose(syn.weights + held, wished, atol=tol)
+    assert syn.counters["pulses"] > 0 and syn.counters["digital_bit_accesses"] > 0
+    assert syn.scheme.bits_per_synapse == (bits or 32)
+    if bits:  # the fixed-point store never leaves its range
+        assert np.abs(syn.scheme.chi.q).max() <= 2 ** (bits - 1)
+
+
+def test_mixed_precision_fires_only_past_the_threshold_and_verify_reads_are_counted():
+    syn = layer((3, 2), {"scheme": "mixed_precision", "threshold": 4.0, "verify": True})
+    rows, cols = np.array([[1, 0, 0]], np.float32), np.array([[1, 0]], np.float32)
+    for k in range(3):  # 3 x 1.2 steps: below the threshold of 4, nothing fires
+        syn.update(rows, cols, scale=1.2 * syn.pair_step)
+    assert syn.counters["pulses"] == 0 and np.all(syn.weights == 0)
+    syn.update(rows, cols, scale=1.2 * syn.pair_step)  # 4.8 steps: 4 fire, 0.8 stay
+    np.testing.assert_allclose(syn.weights[0, 0], 4 * syn.pair_step, rtol=1e-6)
+    assert syn.scheme.chi.value[0, 0] == pytest.approx(0.8, abs=1e-5)
+    assert syn.counters["scheme_line_reads"] == 2 * 2  # both devices of the pair, before and after
+    assert syn.counters["scheme_read_J"] > 0
+
+
+def test_tiki_taka_transfers_what_was_accumulated_through_counted_reads():
+    """Symmetric noiseless device: after every column was transferred, the weights equal the
+    accumulated wish within one pulse step, and each transfer read a column of A."""
+    rng = np.random.default_rng(5)
+    m, n = 10, 6
+    syn = layer((m, n), {"scheme": "tiki_taka", "pulse_train": "deterministic", "transfer_every": 1,
+                         "transfer_columns": n, "buffer": "digital", "threshold": 1.0})
+    rows, cols = ternary_events(rng, 20, m, n, p=0.4)
+    plus, minus = coincidence_counts(rows, cols)
+    A = syn.scheme.A
+    syn.update(rows, cols, scale=A.pair_step)  # deterministic: one A step per coincidence
+    wished = (plus - minus) * A.pair_step
+    assert A.counters["vectors_backward"] == n  # one backward read of A per transferred column
+    assert np.abs(syn.weights - wished).max() <= syn.pair_step * (1 + 1e-6)
+    np.testing.assert_allclose(syn.weights + syn.scheme.H.value * syn.pair_step + A.weights, wished, atol=1e-6)
+    assert syn.scheme.extra_devices_per_synapse == 2 and syn.scheme.bits_per_synapse == 32
+
+
+def test_tiki_taka_reads_its_auxiliary_array_through_the_circuit():
+    syn = layer((8, 5), {"scheme": "tiki_taka"}, backend="circuit",
+                circuit={"r_wordline_ohm": 2.0, "r_bitline_ohm": 2.0, "spot_checks": 0})
+    assert type(syn.scheme.A) is type(syn)  # A sits in crossbar circuits too: IR drop on its reads
+    assert syn.aux_layers() == [syn.scheme.A]
+
+
+def _digits_accuracy(tmp_path, backend, learning, update, seed):
+    cfg = config_from_dict({"run": {"seed": seed}, "network": {"layers": [64, 256, 10]}, "learning": learning,
+                            "synapses": {"backend": backend, "device": "ideal", "effects_off": NOISE_OFF,
+                                         **({"update": update} if backend == "device" else {})}})
+    return float(Trainer(cfg, tmp_path / f"{backend}{seed}", progress=False).run().test_accuracy[-1])
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_each_scheme_with_an_ideal_linear_device_tracks_ideal(tmp_path, scheme):
+    """Every effect off, 1024 levels: within 1 point of float weights on digits. The
+    coincidence schemes learn with the ternary rule on both sides, one pulse step per
+    coincidence; the others with the analog rule."""
+    learning = {"epochs": 5, "lr": [0.1, 0.05]}
+    update = {"scheme": scheme}
+    if SCHEMES[scheme].needs_ternary_events:
+        # scale per coincidence = lr * ternary_scale / (B * beta * 2) = one pulse step of the
+        # 1024-level device with w_max 0.2 (3.906e-4): stochastic and deterministic agree
+        learning.update(TERNARY, ternary_scale=2 * 20 * 0.390625e-3 / 0.1 * 1.0)
+        update.update(pulse_train="deterministic", transfer_columns=256)
+    acc = {b: _digits_accuracy(tmp_path, b, learning, update, 0) for b in ("ideal", "device")}
+    assert acc["ideal"] > 0.85, acc
+    assert abs(acc["device"] - acc["ideal"]) <= 0.01, acc
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_resume_is_identical_for_every_scheme(tmp_path, scheme):
+    base = {"data": {"train_limit": 100}, "network": {"layers": [64, 20, 10], "free_steps": 12},
+            "synapses": {"backend": "device", "device": "taox_hfox",
+                         "update": {"scheme": scheme, "accumulator_bits": 4, "chopper_every": 1}}}
+    if SCHEMES[scheme].needs_ternary_events:
+        base["learning"] = dict(TERNARY, ternary_scale=0.05)
+
+    def cfg(epochs):
+        return config_from_dict({**base, "learning": {**base.get("learning", {}), "epochs": epochs}})
+
+    ds_full = Trainer(cfg(2), tmp_path / "a", progress=False).run()
+    Trainer(cfg(1), tmp_path / "b", progress=False).run()
+    resumed = Trainer(cfg(2), tmp_path / "b", progress=False)
+    resumed.load_checkpoint()
+    ds_res = resumed.run()
+    for name in ds_full.data_vars:
+        if name not in ("epoch_time_s", "eval_time_s"):
+            np.testing.assert_array_equal(ds_res[name].values, ds_full[name].values, err_msg=name)
+
+
+@pytest.mark.parametrize("sets, message", [
+    (['synapses.update.scheme="magic"'], "synapses.update.scheme 'magic' is unknown; available: coincidence"),
+    (['synapses.update.scheme="mixed_precision"'], "needs programmed devices"),  # on the ideal backend
+    (['synapses.backend="device"', 'synapses.update.scheme="mixed_precision"', "synapses.update.threshold=0"],
+     "synapses.update.threshold must be > 0"),
+    (['synapses.backend="device"', 'synapses.update.scheme="tiki_taka"', "synapses.update.transfer_every=0"],
+     "synapses.update.transfer_every must be >= 1"),
+    (['synapses.backend="device"', 'synapses.update.scheme="tiki_taka"', 'learning.post_factor="ternary"',
+      'synapses.update.a_device="unobtainium"'], "synapses.update.a_device: unknown device 'unobtainium'"),
+    (['synapses.backend="device"', 'synapses.update.scheme="coincidence"'], "learning.post_factor = 'ternary'"),
+])
+def test_bad_scheme_input_is_one_line_and_writes_nothing(tmp_path, capsys, sets, message):
+    args = ["train", "--runs-dir", str(tmp_path / "runs")]
+    for s in sets:
+        args += ["--set", s]
+    code = main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert message in err[0], err[0]
+    assert not (tmp_path / "runs").exists()
