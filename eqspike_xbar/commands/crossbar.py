@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..crossbar.mapping import ConductanceMapping
+from ..crossbar.netlist import check_conductances, write_netlist
+from ..crossbar.solver import BACKENDS, ideal_currents, read_currents
+from ..crossbar.spec import DIRECTIONS, CrossbarSpec
 from ..errors import CircuitError
-from .mapping import ConductanceMapping
-from .netlist import check_conductances, write_netlist
-from .solver import BACKENDS, ideal_currents, read_currents
-from .spec import DIRECTIONS, CrossbarSpec
 
 
 def _add_spec_args(p):

@@ -1,6 +1,8 @@
 """Coincidence programming of a memristor crossbar: transient netlists (a pure function).
 
-Circuit (M rows = word lines, N columns = bit lines; node names as in :mod:`.netlist`):
+Circuit: the crossbar's :class:`~eqspike_xbar.crossbar.topology.Topology` (M rows = word
+lines, N columns = bit lines, its node and element names) with memristors in the cells and
+a PWL driver at every line's port:
 
 - cell (i, j): ``X<i>_<j>`` = ``circuits/memristor_vteam.lib`` between row node ``r<i>_<j>``
   (pin p) and column node ``c<i>_<j>`` (pin n): a positive cell voltage v(r) − v(c) is
@@ -39,11 +41,12 @@ import re
 
 import numpy as np
 
-from ..devices.characterize import VteamParams, _wrap
+from ..crossbar.spec import CrossbarSpec
+from ..crossbar.topology import Topology
+from ..devices.characterize import VteamParams
 from ..errors import CircuitError
+from ..spice.text import HEADER, wrap_continuation
 from ..validation import check_netlist, spice_number
-from .netlist import HEADER, _series
-from .spec import CrossbarSpec
 
 LIBRARY = "memristor_vteam.lib"
 SUBCKT = "memristor_vteam"
@@ -133,7 +136,7 @@ def _pwl(changes: list[tuple[float, float]], edge: float, name: str) -> str:
         pts += [(t, level), (t + edge, new)]
         level = new
     words = " ".join(f"{spice_number(a, 'time')} {spice_number(b, 'voltage')}" for a, b in pts)
-    return f"PWL({_wrap(words)})"
+    return f"PWL({wrap_continuation(words)})"
 
 
 def coincidence_netlist(shape, events, scheme: Scheme = Scheme(), spec: CrossbarSpec = CrossbarSpec(),
@@ -204,15 +207,16 @@ def coincidence_netlist(shape, events, scheme: Scheme = Scheme(), spec: Crossbar
         include,
         "* cells: VTEAM threshold memristors (p = row, n = column)",
     ]
-    out += [f"X{i}_{j} r{i}_{j} c{i}_{j} {SUBCKT} {dev} w0={spice_number(w0[i, j], 'w0')}"
-            for i in range(M) for j in range(N)]
+    topo = Topology((M, N), spec.r_wordline, spec.r_bitline, spec.r_driver, spec.r_driver)
+    w0_list = w0.ravel().tolist()
+    out += [f"X{name} {a} {b} {SUBCKT} {dev} w0={spice_number(w, 'w0')}"
+            for (name, a, b), w in zip(topo.cell_nodes(), w0_list)]
     out.append("* word-line segments")
-    out += [_series(f"W{i}_{j}", f"r{i}_{j}", f"r{i}_{j + 1}", spec.r_wordline) for i in range(M) for j in range(N - 1)]
+    out += topo.spice_lines("wordline")
     out.append("* bit-line segments")
-    out += [_series(f"B{i}_{j}", f"c{i}_{j}", f"c{i + 1}_{j}", spec.r_bitline) for j in range(N) for i in range(M - 1)]
+    out += topo.spice_lines("bitline")
     out.append("* driver resistances (word lines at column 0, bit lines at the last row)")
-    out += [_series(f"Tr{i}", f"rp{i}", f"r{i}_0", spec.r_driver) for i in range(M)]
-    out += [_series(f"Tc{j}", f"cp{j}", f"c{M - 1}_{j}", spec.r_driver) for j in range(N)]
+    out += topo.spice_lines("row_end") + topo.spice_lines("col_end")
     out.append("* row (pre) and column (post) drivers")
     for prefix, lines, node in (("VR", rows, "rp"), ("VC", cols, "cp")):
         for k, changes in lines.items():
