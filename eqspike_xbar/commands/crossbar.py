@@ -35,9 +35,9 @@ def _add_spec_args(p):
 
 def _spec(args) -> CrossbarSpec:
     return CrossbarSpec(
-        r_wordline=args.r_wordline, r_bitline=args.r_bitline, r_driver=args.r_driver,
-        r_sense=args.r_sense, sense=args.sense, tia_gain=args.tia_gain, tia_rf=args.tia_rf,
-        cell=args.cell, r_access=args.r_access, v0=args.v0, termination=args.termination)
+        r_wordline_ohm=args.r_wordline, r_bitline_ohm=args.r_bitline, r_driver_ohm=args.r_driver,
+        r_sense_ohm=args.r_sense, sense=args.sense, tia_gain=args.tia_gain, tia_rf_ohm=args.tia_rf,
+        cell=args.cell, r_access_ohm=args.r_access, v0=args.v0, termination=args.termination)
 
 
 def load_conductances(path: Path) -> np.ndarray:
@@ -66,8 +66,8 @@ def cmd_solve(args) -> int:
     spec = _spec(args)
     g = _conductances(args, args.rows, args.cols or args.rows, rng)
     directions = DIRECTIONS if args.direction == "both" else (args.direction,)
-    print(f"crossbar {g.shape[0]}x{g.shape[1]}, backend {args.backend}, wires {spec.r_wordline:g}/"
-          f"{spec.r_bitline:g} ohm, driver {spec.r_driver:g} ohm, sense {spec.sense} ({spec.r_sense:g} ohm), "
+    print(f"crossbar {g.shape[0]}x{g.shape[1]}, backend {args.backend}, wires {spec.r_wordline_ohm:g}/"
+          f"{spec.r_bitline_ohm:g} ohm, driver {spec.r_driver_ohm:g} ohm, sense {spec.sense} ({spec.r_sense_ohm:g} ohm), "
           f"cell {spec.cell}, {'linear' if spec.linear else f'sinh v0={spec.v0:g} V'}")
     for direction in directions:
         n_in = g.shape[0] if direction == "forward" else g.shape[1]

@@ -65,7 +65,7 @@ def _setup(args, action: str):
     lo, hi, n = args.delays_ns
     if n != int(n) or n < 1 or not hi >= lo:
         raise CircuitError(f"--delays-ns FROM TO N needs FROM <= TO and an integer N >= 1, got {args.delays_ns}")
-    spec = CrossbarSpec(r_wordline=args.r_wire, r_bitline=args.r_wire, r_driver=args.r_driver)
+    spec = CrossbarSpec(r_wordline_ohm=args.r_wire, r_bitline_ohm=args.r_wire, r_driver_ohm=args.r_driver)
     schemes = {s: Scheme(s, args.amplitude, args.width, args.edge) for s in SCHEME_NAMES}
     run_dir = new_run_dir(args.runs_dir, f"program-{action}", args.run_id)
     return run_dir, spec, schemes, np.linspace(lo, hi, int(n)) * 1e-9

@@ -61,7 +61,7 @@ def _cell_line(name: str, row: str, col: str, g: float, spec: CrossbarSpec) -> s
     if not spec.linear:
         params += f" v0={spice_number(spec.v0, 'v0')}"
     if spec.cell == "1T1R":
-        params += f" racc={spice_number(spec.r_access, 'r_access')}"
+        params += f" racc={spice_number(spec.r_access_ohm, 'r_access_ohm')}"
     return f"X{name} {row} {col} {sub} {params}"
 
 
@@ -90,7 +90,7 @@ def crossbar_netlist(g, v_in, spec: CrossbarSpec = CrossbarSpec(), direction: st
     lines = [
         f"{HEADER}: {M}x{N} crossbar, {direction} read, {spec.cell} cells, sense {spec.sense}"
         + (f" ({title})" if title else ""),
-        f"* wires {spice_number(spec.r_wordline, 'r_wordline')} / {spice_number(spec.r_bitline, 'r_bitline')} "
+        f"* wires {spice_number(spec.r_wordline_ohm, 'r_wordline_ohm')} / {spice_number(spec.r_bitline_ohm, 'r_bitline_ohm')} "
         "ohm per segment (word / bit line); nodes r<i>_<j>, c<i>_<j>; peripherals rp<i>, cp<j>",
         ".options klu",
         include,
@@ -128,7 +128,7 @@ def crossbar_netlist(g, v_in, spec: CrossbarSpec = CrossbarSpec(), direction: st
         else:
             lines.append(f"VS{line} {names[p]} tin{line} 0")
             lines.append(f"XT{line} tin{line} tout{line} xbar_tia "
-                         f"gain={spice_number(spec.tia_gain, 'tia_gain')} rf={spice_number(spec.tia_rf, 'tia_rf')}")
+                         f"gain={spice_number(spec.tia_gain, 'tia_gain')} rf={spice_number(spec.tia_rf_ohm, 'tia_rf_ohm')}")
     lines += [".op", ".end", ""]
     return check_netlist("\n".join(lines), allowed_includes=(include_path,))
 

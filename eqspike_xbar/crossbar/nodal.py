@@ -51,7 +51,7 @@ def linear_cell_conductance(g: np.ndarray, spec: CrossbarSpec) -> np.ndarray:
     """Conductance (S) of each cell with a linear device: the device alone (1R), or in series
     with the access transistor's on-resistance (1T1R)."""
     g = np.asarray(g, dtype=float)
-    return g / (1.0 + g * spec.r_access) if spec.cell == "1T1R" else g
+    return g / (1.0 + g * spec.r_access_ohm) if spec.cell == "1T1R" else g
 
 
 @lru_cache(maxsize=32)
@@ -120,8 +120,8 @@ class NodalModel:
         v0 = spec.v0
         if spec.cell == "1R":
             return g * v0 * np.sinh(v_cell / v0), g * np.cosh(v_cell / v0)
-        # 1T1R: device voltage vd with vd + r_access * I(vd) = v_cell (monotone; Newton)
-        r = spec.r_access
+        # 1T1R: device voltage vd with vd + r_access_ohm * I(vd) = v_cell (monotone; Newton)
+        r = spec.r_access_ohm
         vd = v_cell / (1.0 + r * g)
         for _ in range(100):
             i_d, gd = g * v0 * np.sinh(vd / v0), g * np.cosh(vd / v0)

@@ -57,7 +57,7 @@ class FastCrossbar:
     def reciprocal(self) -> bool:
         """True when W_b = W_f exactly (each line keeps its termination, ideal sense)."""
         s = self.spec
-        return s.linear and s.sense == "ideal" and (s.termination == "line" or s.r_driver == s.r_sense)
+        return s.linear and s.sense == "ideal" and (s.termination == "line" or s.r_driver_ohm == s.r_sense_ohm)
 
     def model(self, direction: str) -> NodalModel:
         if direction not in self._models:

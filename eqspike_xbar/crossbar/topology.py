@@ -11,10 +11,10 @@ M rows (word lines) x N columns (bit lines); node names and raw node ids:
 - ``r<i>_<j>`` row node of cell (i, j), id ``i*N + j``; ``c<i>_<j>`` its column node, id
   ``M*N + i*N + j``; the cell sits between them (``a`` = row node, ``b`` = column node);
 - ``rp<i>`` the port of word line i, id ``2*M*N + i``: it feeds the left end (j = 0)
-  through ``r_row_end`` ohm; ``cp<j>`` the port of bit line j, id ``2*M*N + M + j``: it
-  feeds the bottom end (i = M-1) through ``r_col_end`` ohm;
-- word-line segments ``W<i>_<j>`` (``r<i>_<j>``--``r<i>_<j+1>``, ``r_wordline`` ohm),
-  bit-line segments ``B<i>_<j>`` (``c<i>_<j>``--``c<i+1>_<j>``, ``r_bitline`` ohm),
+  through ``r_row_end_ohm`` ohm; ``cp<j>`` the port of bit line j, id ``2*M*N + M + j``: it
+  feeds the bottom end (i = M-1) through ``r_col_end_ohm`` ohm;
+- word-line segments ``W<i>_<j>`` (``r<i>_<j>``--``r<i>_<j+1>``, ``r_wordline_ohm`` ohm),
+  bit-line segments ``B<i>_<j>`` (``c<i>_<j>``--``c<i+1>_<j>``, ``r_bitline_ohm`` ohm),
   line ends ``Tr<i>`` (``rp<i>``--``r<i>_0``) and ``Tc<j>`` (``cp<j>``--``c<M-1>_<j>``).
 
 A zero resistance is an exact short: written as a 0 V source, merged into one node by the
@@ -47,17 +47,17 @@ class Topology:
     """An M x N crossbar's wires: segment resistances and the line-end (port) resistances."""
 
     shape: tuple[int, int]
-    r_wordline: float  #: word-line resistance per cell segment, ohm
-    r_bitline: float  #: bit-line resistance per cell segment, ohm
-    r_row_end: float  #: between a word line's port rp<i> and its end r<i>_0, ohm
-    r_col_end: float  #: between a bit line's port cp<j> and its end c<M-1>_<j>, ohm
+    r_wordline_ohm: float  #: word-line resistance per cell segment, ohm
+    r_bitline_ohm: float  #: bit-line resistance per cell segment, ohm
+    r_row_end_ohm: float  #: between a word line's port rp<i> and its end r<i>_0, ohm
+    r_col_end_ohm: float  #: between a bit line's port cp<j> and its end c<M-1>_<j>, ohm
 
     def __post_init__(self):
         M, N = self.shape
         if int(M) != M or int(N) != N or M < 1 or N < 1:
             raise CircuitError(f"crossbar shape must be (rows >= 1, columns >= 1), got {self.shape!r}")
         object.__setattr__(self, "shape", (int(M), int(N)))
-        for name in ("r_wordline", "r_bitline", "r_row_end", "r_col_end"):
+        for name in ("r_wordline_ohm", "r_bitline_ohm", "r_row_end_ohm", "r_col_end_ohm"):
             object.__setattr__(self, name, check_positive_number(name, getattr(self, name), allow_zero=True,
                                                                  error=CircuitError))
 
@@ -112,10 +112,10 @@ class Topology:
         M, N = self.shape
         rn, cn = self.row_nodes, self.col_nodes
         return (
-            Branches("wordline", rn[:, :-1].ravel(), rn[:, 1:].ravel(), self.r_wordline),
-            Branches("bitline", cn[:-1, :].T.ravel(), cn[1:, :].T.ravel(), self.r_bitline),
-            Branches("row_end", self.row_ports, rn[:, 0], self.r_row_end),
-            Branches("col_end", self.col_ports, cn[-1, :], self.r_col_end),
+            Branches("wordline", rn[:, :-1].ravel(), rn[:, 1:].ravel(), self.r_wordline_ohm),
+            Branches("bitline", cn[:-1, :].T.ravel(), cn[1:, :].T.ravel(), self.r_bitline_ohm),
+            Branches("row_end", self.row_ports, rn[:, 0], self.r_row_end_ohm),
+            Branches("col_end", self.col_ports, cn[-1, :], self.r_col_end_ohm),
         )
 
     def element_names(self, kind: str) -> list[str]:
@@ -134,7 +134,7 @@ class Topology:
     def rotated(self) -> "Topology":
         """The 180°-rotated transpose (N x M): its forward read is this topology's backward read."""
         M, N = self.shape
-        return Topology((N, M), self.r_bitline, self.r_wordline, self.r_col_end, self.r_row_end)
+        return Topology((N, M), self.r_bitline_ohm, self.r_wordline_ohm, self.r_col_end_ohm, self.r_row_end_ohm)
 
     # -- renderings -------------------------------------------------------------------------
     def spice_lines(self, kind: str) -> list[str]:
@@ -172,5 +172,5 @@ class Topology:
 
 def read_topology(shape, spec, direction: str) -> Topology:
     """The topology of a read in ``direction``: line ends from ``spec.terminations``."""
-    r_row_end, r_col_end = spec.terminations(direction)
-    return Topology(tuple(shape), spec.r_wordline, spec.r_bitline, r_row_end, r_col_end)
+    r_row_end_ohm, r_col_end_ohm = spec.terminations(direction)
+    return Topology(tuple(shape), spec.r_wordline_ohm, spec.r_bitline_ohm, r_row_end_ohm, r_col_end_ohm)

@@ -53,7 +53,7 @@ def ngspice_check(trainer: Trainer, run_dir: Path, size: int = 32, vectors: int 
 
     syn = trainer.net.synapses[0]
     cc = trainer.cfg.synapses.circuit
-    spec = getattr(syn, "spec", None) or CrossbarSpec(r_wordline=cc.r_wordline_ohm, r_bitline=cc.r_bitline_ohm,
+    spec = getattr(syn, "spec", None) or CrossbarSpec(r_wordline_ohm=cc.r_wordline_ohm, r_bitline_ohm=cc.r_bitline_ohm,
                                                       termination=cc.termination)
     gp, _ = syn.conductances()
     m, n = min(size, gp.shape[0], cc.max_array_rows), min(size, gp.shape[1], cc.max_array_cols)

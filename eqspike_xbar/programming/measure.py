@@ -144,7 +144,7 @@ def isolated_response(scheme: Scheme, polarity, device: VteamParams = VteamParam
     pol = np.asarray(polarity)
     if pol.ndim != 1 or pol.size == 0 or not np.all(np.isin(pol, (1, -1))):
         raise CircuitError("polarity must be a non-empty sequence of +1 (SET/LTP) and -1 (RESET/LTD)")
-    ideal = CrossbarSpec(r_wordline=0.0, r_bitline=0.0, r_driver=0.0)
+    ideal = CrossbarSpec(r_wordline_ohm=0.0, r_bitline_ohm=0.0, r_driver_ohm=0.0)
     events = [Event(0, 0, int(s)) for s in pol]
     text, samples = coincidence_netlist((1, 1), events, scheme, ideal, device, w0, max_step_s, title="isolated device")
     res = _runner(runner).run(text)

@@ -8,11 +8,11 @@ a PWL driver at every line's port:
   (pin p) and column node ``c<i>_<j>`` (pin n): a positive cell voltage v(r) − v(c) is
   SET/LTP, a negative one RESET/LTD. Its state (0…1) is the node ``x<i>_<j>.w``;
   G = gmin + (gmax − gmin)·w (S), exactly what a sub-threshold Ohmic read gives.
-- word line i: segments ``RW<i>_<j>`` of ``spec.r_wordline`` Ω; its driver ``VR<i>`` (PWL)
-  at node ``rp<i>`` feeds the left end (j = 0) through ``RTr<i>`` = ``spec.r_driver`` Ω.
-- bit line j: segments ``RB<i>_<j>`` of ``spec.r_bitline`` Ω; its driver ``VC<j>`` at node
+- word line i: segments ``RW<i>_<j>`` of ``spec.r_wordline_ohm`` Ω; its driver ``VR<i>`` (PWL)
+  at node ``rp<i>`` feeds the left end (j = 0) through ``RTr<i>`` = ``spec.r_driver_ohm`` Ω.
+- bit line j: segments ``RB<i>_<j>`` of ``spec.r_bitline_ohm`` Ω; its driver ``VC<j>`` at node
   ``cp<j>`` feeds the bottom end (i = M − 1) through ``RTc<j>``. A zero resistance is an
-  exact short (a 0 V source), so ``CrossbarSpec(r_wordline=0, r_bitline=0)`` is ideal wires.
+  exact short (a 0 V source), so ``CrossbarSpec(r_wordline_ohm=0, r_bitline_ohm=0)`` is ideal wires.
 
 Scheme (lines idle at 0 V; V = ``amplitude_V`` across the selected cell; s = ±1 the
 event's polarity, + SET/LTP)::
@@ -200,14 +200,14 @@ def coincidence_netlist(shape, events, scheme: Scheme = Scheme(), spec: Crossbar
         f"* amplitude {spice_number(scheme.amplitude_V, 'amplitude')} V across the selected cell, half-select "
         f"{spice_number(scheme.half_select_V, 'half-select')} V; pulse width {spice_number(scheme.width_s, 'w')} s, "
         f"edges {spice_number(scheme.edge_s, 'edge')} s",
-        f"* wires {spice_number(spec.r_wordline, 'r_wordline')} / {spice_number(spec.r_bitline, 'r_bitline')} ohm "
-        f"per segment, drivers {spice_number(spec.r_driver, 'r_driver')} ohm; nodes r<i>_<j>, c<i>_<j>, "
+        f"* wires {spice_number(spec.r_wordline_ohm, 'r_wordline_ohm')} / {spice_number(spec.r_bitline_ohm, 'r_bitline_ohm')} ohm "
+        f"per segment, drivers {spice_number(spec.r_driver_ohm, 'r_driver_ohm')} ohm; nodes r<i>_<j>, c<i>_<j>, "
         "drivers rp<i>, cp<j>; state of cell (i,j): x<i>_<j>.w",
         ".options klu",
         include,
         "* cells: VTEAM threshold memristors (p = row, n = column)",
     ]
-    topo = Topology((M, N), spec.r_wordline, spec.r_bitline, spec.r_driver, spec.r_driver)
+    topo = Topology((M, N), spec.r_wordline_ohm, spec.r_bitline_ohm, spec.r_driver_ohm, spec.r_driver_ohm)
     w0_list = w0.ravel().tolist()
     out += [f"X{name} {a} {b} {SUBCKT} {dev} w0={spice_number(w, 'w0')}"
             for (name, a, b), w in zip(topo.cell_nodes(), w0_list)]

@@ -22,7 +22,7 @@ from eqspike_xbar.errors import NgspiceError
 
 pytestmark = pytest.mark.ngspice
 ROOT = Path(__file__).resolve().parents[2]
-IDEAL = CrossbarSpec(r_wordline=0.0, r_bitline=0.0)
+IDEAL = CrossbarSpec(r_wordline_ohm=0.0, r_bitline_ohm=0.0)
 
 
 def _run(text):
