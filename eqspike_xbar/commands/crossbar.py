@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from ..crossbar.mapping import ConductanceMapping
-from ..crossbar.netlist import check_conductances, write_netlist
-from ..crossbar.solver import BACKENDS, ideal_currents, read_currents
+from ..crossbar.netlist import write_netlist
+from ..crossbar.solver import SOLVERS, ideal_currents, read_currents
 from ..crossbar.spec import DIRECTIONS, CrossbarSpec
 from ..errors import CircuitError
+from ..validation import check_conductances
 
 
 def _add_spec_args(p):
@@ -103,7 +104,7 @@ def register(subparsers) -> None:
     s = sub.add_parser("solve", help="read a crossbar with the fast solver or ngspice; error vs ideal matmul")
     s.add_argument("--rows", type=int, default=64)
     s.add_argument("--cols", type=int, default=None, help="default: --rows")
-    s.add_argument("--backend", choices=sorted(BACKENDS), default="fast")
+    s.add_argument("--backend", choices=sorted(SOLVERS), default="fast")
     s.add_argument("--direction", choices=("forward", "backward", "both"), default="both")
     s.add_argument("--batch", type=int, default=1, help="number of random input vectors")
     s.add_argument("--timeout", type=float, default=120.0, help="ngspice time limit per simulation, s")

@@ -14,7 +14,7 @@ r_access_ohm, v0, termination)`` circuit parameters (ohm, V), see :mod:`.spec`.
 ``.transfer_matrix(direction) -> (M, N) S`` (exact, Schur complement; backward reuses
 forward when ``.reciprocal``).
 ``read_currents(g, v, spec, direction, backend="fast"|"ngspice", **options) -> (B, out)``,
-``ideal_currents(g, v, direction)``, backend registry ``BACKENDS`` / ``register_backend``.
+``ideal_currents(g, v, direction)``, solver registry ``SOLVERS`` / ``register_solver``.
 ``TiledCrossbar(g, spec, max_array=(128, 128))``: ``.read``, ``.transfer_matrix``;
 ``tile_slices(shape, max_rows, max_cols)``; ``transfer_matrices([tiled, ...], direction)``
 (all tiles of several layers/arrays on one thread pool);
@@ -27,13 +27,13 @@ the netlists and the nodal matrices are renderings of it, see :mod:`.topology`.
 """
 from .mapping import ConductanceMapping
 from .netlist import crossbar_netlist, write_netlist
-from .solver import BACKENDS, FastCrossbar, ideal_currents, read_currents, register_backend
+from .solver import SOLVERS, FastCrossbar, ideal_currents, read_currents, register_solver
 from .spec import CrossbarSpec
 from .topology import Topology, read_topology
 from .tiling import MAX_ARRAY, TiledCrossbar, effective_weights, tile_slices, transfer_matrices
 
 __all__ = [
-    "BACKENDS", "ConductanceMapping", "CrossbarSpec", "FastCrossbar", "MAX_ARRAY", "TiledCrossbar",
-    "crossbar_netlist", "effective_weights", "ideal_currents", "read_currents", "register_backend",
+    "SOLVERS", "ConductanceMapping", "CrossbarSpec", "FastCrossbar", "MAX_ARRAY", "TiledCrossbar",
+    "crossbar_netlist", "effective_weights", "ideal_currents", "read_currents", "register_solver",
     "Topology", "read_topology", "tile_slices", "transfer_matrices", "write_netlist",
 ]

@@ -15,33 +15,11 @@ import numpy as np
 
 from ..errors import CircuitError, NetlistSafetyError
 from ..spice.text import HEADER
-from ..validation import check_finite, check_netlist, check_nonnegative, spice_number
+from ..validation import check_conductances, check_inputs, check_netlist, spice_number
 from .spec import CrossbarSpec, check_direction
 from .topology import read_topology
 
 LIBRARY = "crossbar_cells.lib"
-
-
-def _numeric(name: str, a) -> np.ndarray:
-    try:
-        return np.asarray(a, dtype=float)
-    except (TypeError, ValueError):
-        raise CircuitError(f"{name} must be numbers, got {np.asarray(a, dtype=object).ravel()[:3]!r}...") from None
-
-
-def check_conductances(g, name: str = "conductances") -> np.ndarray:
-    g = check_nonnegative(name, _numeric(name, g))
-    if g.ndim != 2 or 0 in g.shape:
-        raise CircuitError(f"{name} must be a non-empty 2-D (rows x columns) array, got shape {g.shape}")
-    return g
-
-
-def check_inputs(v, n: int, name: str = "input voltages") -> np.ndarray:
-    v = check_finite(name, _numeric(name, v))
-    v2 = np.atleast_2d(v)
-    if v2.ndim != 2 or v2.shape[1] != n:
-        raise CircuitError(f"{name} has shape {v.shape}, expected ({n},) or (batch, {n}) for this direction")
-    return v2
 
 
 def sense_names(shape: tuple[int, int], direction: str) -> list[str]:

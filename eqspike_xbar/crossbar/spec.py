@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import CircuitError
-from ..validation import check_positive_number
+from ..validation import check_choice, check_positive_number
 
 DIRECTIONS = ("forward", "backward")
 
@@ -61,9 +61,9 @@ class CrossbarSpec:
         check_positive_number("r_access_ohm", self.r_access_ohm, error=CircuitError)
         if self.v0 is not None:
             check_positive_number("v0", self.v0, error=CircuitError)
-        _choice("sense", self.sense, ("ideal", "tia"))
-        _choice("cell", self.cell, ("1R", "1T1R"))
-        _choice("termination", self.termination, ("role", "line"))
+        check_choice("sense", self.sense, ("ideal", "tia"))
+        check_choice("cell", self.cell, ("1R", "1T1R"))
+        check_choice("termination", self.termination, ("role", "line"))
 
     @property
     def linear(self) -> bool:
@@ -102,10 +102,4 @@ CrossbarSpec.__init__ = _init_with_old_names
 
 
 def check_direction(direction: str) -> str:
-    return _choice("direction", direction, DIRECTIONS)
-
-
-def _choice(name, value, allowed):
-    if value not in allowed:
-        raise CircuitError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-    return value
+    return check_choice("direction", direction, DIRECTIONS)
