@@ -1,7 +1,8 @@
 """Command line: ``eqspike-xbar <command> ...``.
 
-Each command lives in the module that owns its concern and registers itself through a
-``register(subparsers)`` function; this file only lists those modules and turns
+Each command registers itself through a ``register(subparsers)`` function: the experiments'
+commands in ``experiments/`` (run, train, stdp, sweep), the domain packages' commands in
+``commands/`` (crossbar, device, program); this file only lists those modules and turns
 user-caused errors into one line and exit status 2.
 """
 from __future__ import annotations
@@ -19,9 +20,9 @@ COMMAND_MODULES = [
     "eqspike_xbar.experiments.main_job",
     "eqspike_xbar.experiments.train",
     "eqspike_xbar.experiments.stdp",
-    "eqspike_xbar.crossbar.cli",
-    "eqspike_xbar.devices.cli",
-    "eqspike_xbar.crossbar.programming_cli",
+    "eqspike_xbar.commands.crossbar",
+    "eqspike_xbar.commands.device",
+    "eqspike_xbar.commands.program",
     "eqspike_xbar.experiments.sweep",
 ]
 

@@ -85,13 +85,6 @@ def check_nonnegative(name: str, array) -> np.ndarray:
     return a
 
 
-def check_shape(name: str, array, shape: tuple) -> np.ndarray:
-    a = np.asarray(array)
-    if a.shape != tuple(shape):
-        raise CircuitError(f"{name} has shape {a.shape}, expected {tuple(shape)}")
-    return a
-
-
 def check_positive_number(name: str, value, allow_zero: bool = False, error=ConfigError) -> float:
     try:
         v = float(value)
@@ -100,3 +93,32 @@ def check_positive_number(name: str, value, allow_zero: bool = False, error=Conf
     if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         raise error(f"{name} must be {'>= 0' if allow_zero else '> 0'} and finite, got {value!r}")
     return v
+
+
+def _numeric(name: str, a) -> np.ndarray:
+    try:
+        return np.asarray(a, dtype=float)
+    except (TypeError, ValueError):
+        raise CircuitError(f"{name} must be numbers, got {np.asarray(a, dtype=object).ravel()[:3]!r}...") from None
+
+
+def check_conductances(g, name: str = "conductances") -> np.ndarray:
+    g = check_nonnegative(name, _numeric(name, g))
+    if g.ndim != 2 or 0 in g.shape:
+        raise CircuitError(f"{name} must be a non-empty 2-D (rows x columns) array, got shape {g.shape}")
+    return g
+
+
+def check_inputs(v, n: int, name: str = "input voltages") -> np.ndarray:
+    v = check_finite(name, _numeric(name, v))
+    v2 = np.atleast_2d(v)
+    if v2.ndim != 2 or v2.shape[1] != n:
+        raise CircuitError(f"{name} has shape {v.shape}, expected ({n},) or (batch, {n}) for this direction")
+    return v2
+
+
+def check_choice(name: str, value, allowed, error=CircuitError):
+    """``value`` if it is one of ``allowed``, else one error naming the choices."""
+    if value not in allowed:
+        raise error(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value

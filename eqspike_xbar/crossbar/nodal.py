@@ -1,4 +1,4 @@
-"""Fast solver: sparse nodal analysis of exactly the circuit in :mod:`.spec` (and the netlists).
+"""Fast solver: sparse nodal analysis of a :class:`~.topology.Topology` (the netlists' circuit).
 
 A read in either direction is solved as a *forward* read of an oriented array: the backward
 read of ``G`` (M x N) is the forward read of ``rot(G) = G[::-1, ::-1].T`` with word- and
@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from ..errors import CircuitError
 from . import linalg
 from .spec import CrossbarSpec, check_direction
+from .topology import Topology, read_topology
 
 
 def rot(a: np.ndarray) -> np.ndarray:
@@ -31,28 +32,70 @@ def rot(a: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Oriented:
-    """A forward-read problem: rows driven at column 0, columns sensed at row M-1."""
+    """A forward-read problem: rows driven at their ports (column 0), columns sensed at
+    theirs (row M-1); ``topology`` says the wires, ``g`` the devices."""
 
     g: np.ndarray  #: (M, N) device conductances, S
-    r_row_wire: float  #: ohm per segment along driven lines
-    r_col_wire: float  #: ohm per segment along sensed lines
-    r_drive: float  #: ohm between driver source and line end
-    r_sense: float  #: ohm between line end and virtual ground
+    topology: Topology  #: the oriented circuit (its row ports drive, its column ports sense)
 
 
 def oriented(g: np.ndarray, spec: CrossbarSpec, direction: str) -> Oriented:
     check_direction(direction)
-    r_row_term, r_col_term = spec.terminations(direction)
+    topo = read_topology(np.shape(g), spec, direction)
     if direction == "forward":
-        return Oriented(g, spec.r_wordline, spec.r_bitline, r_row_term, r_col_term)
-    return Oriented(rot(g), spec.r_bitline, spec.r_wordline, r_col_term, r_row_term)
+        return Oriented(g, topo)
+    return Oriented(rot(g), topo.rotated())
 
 
 def linear_cell_conductance(g: np.ndarray, spec: CrossbarSpec) -> np.ndarray:
     """Conductance (S) of each cell with a linear device: the device alone (1R), or in series
     with the access transistor's on-resistance (1T1R)."""
     g = np.asarray(g, dtype=float)
-    return g / (1.0 + g * spec.r_access) if spec.cell == "1T1R" else g
+    return g / (1.0 + g * spec.r_access_ohm) if spec.cell == "1T1R" else g
+
+
+@lru_cache(maxsize=32)
+def _numbering(topo: Topology, sense: str, tia_input_conductance: float):
+    """The unknowns of a topology's nodal equations and its wires' conductance matrix.
+
+    Nodes joined by zero resistance are one unknown; internal nodes come first (in raw
+    order), then the drive ports (row ports), then the sense ports (column ports).
+    """
+    M, N = topo.shape
+    merged = topo.merged_nodes()
+    lr, lc = merged[topo.row_nodes], merged[topo.col_nodes]
+    used = np.zeros(topo.n_nodes, dtype=bool)
+    used[lr.ravel()] = True
+    used[lc.ravel()] = True
+    internal = np.flatnonzero(used[: 2 * M * N])
+    n_int = internal.size
+    remap = np.full(topo.n_nodes, -1)
+    remap[internal] = np.arange(n_int)
+    remap[topo.row_ports] = n_int + np.arange(M)
+    remap[topo.col_ports] = n_int + M + np.arange(N)
+    node_of, lr, lc = remap[merged], remap[lr], remap[lc]
+    drive, sense_nodes = remap[topo.row_ports], remap[topo.col_ports]
+    n = n_int + M + N
+    cells = np.arange(M * N)
+    inc = sp.csr_matrix((np.concatenate([np.ones(M * N), -np.ones(M * N)]),
+                         (np.concatenate([lr.ravel(), lc.ravel()]), np.concatenate([cells, cells]))), shape=(n, M * N))
+    # every linear two-terminal conductance except the cells: the wires of non-zero resistance
+    wires = [w for w in topo.wires if w.r > 0]
+    a = np.concatenate([node_of[w.a] for w in wires] or [np.zeros(0, dtype=int)])
+    b = np.concatenate([node_of[w.b] for w in wires] or [np.zeros(0, dtype=int)])
+    g = np.concatenate([np.full(w.a.size, 1.0 / w.r) for w in wires] or [np.zeros(0)])
+    K = stamp(n, a, b, g)
+    if sense == "tia":
+        K = K + sp.csr_matrix((np.full(N, tia_input_conductance), (sense_nodes, sense_nodes)), shape=(n, n))
+    return n_int, n, node_of, lr, lc, drive, sense_nodes, inc, K, (a, b, g)
+
+
+def stamp(n: int, a, b, g) -> sp.csr_matrix:
+    """The (n, n) nodal matrix of conductances ``g`` between nodes ``a`` and ``b``."""
+    rows = np.concatenate([a, b, a, b])
+    cols = np.concatenate([a, b, b, a])
+    vals = np.concatenate([g, g, -g, -g])
+    return sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
 
 
 class NodalModel:
@@ -62,77 +105,10 @@ class NodalModel:
         self.p, self.spec = problem, spec
         M, N = problem.g.shape
         self.shape = (M, N)
-        self._label_nodes()
-        self._build_linear()
+        # the numbering and the wires' matrix depend on the topology only: shared, never mutated
+        (self.n_int, self.n, self.node_of, self.lr, self.lc, self.drive, self.sense, self.inc,
+         self.K_wires, self._wire_edges) = _numbering(problem.topology, spec.sense, spec.tia_input_conductance)
         self._linear_factor = None
-
-    # -- topology ---------------------------------------------------------------------
-    def _label_nodes(self):
-        p = self.p
-        M, N = p.g.shape
-        # raw labels: row nodes 0..MN-1, column nodes MN..2MN-1, drive ports, sense ports
-        lr = np.arange(M * N).reshape(M, N)
-        lc = M * N + np.arange(M * N).reshape(M, N)
-        if p.r_row_wire == 0:
-            lr = np.repeat(lr[:, :1], N, axis=1)
-        if p.r_col_wire == 0:
-            lc = np.repeat(lc[-1:, :], M, axis=0)
-        drive = 2 * M * N + np.arange(M)
-        sense = 2 * M * N + M + np.arange(N)
-        if p.r_drive == 0:
-            lr = np.where(lr == lr[:, :1], drive[:, None], lr)
-        if p.r_sense == 0:
-            lc = np.where(lc == lc[-1:, :], sense[None, :], lc)
-        used = np.zeros(2 * M * N + M + N, dtype=bool)
-        used[lr.ravel()] = True
-        used[lc.ravel()] = True
-        internal = np.flatnonzero(used[: 2 * M * N])
-        self.n_int = internal.size
-        remap = np.full(2 * M * N + M + N, -1)
-        remap[internal] = np.arange(self.n_int)
-        remap[drive] = self.n_int + np.arange(M)
-        remap[sense] = self.n_int + M + np.arange(N)
-        self.lr, self.lc = remap[lr], remap[lc]
-        self.drive, self.sense = remap[drive], remap[sense]
-        self.n = self.n_int + M + N
-        cells = np.arange(M * N)
-        self.inc = sp.csr_matrix(
-            (np.concatenate([np.ones(M * N), -np.ones(M * N)]),
-             (np.concatenate([self.lr.ravel(), self.lc.ravel()]), np.concatenate([cells, cells]))),
-            shape=(self.n, M * N))
-
-    def _edges_linear(self):
-        """(a, b, g) of every linear two-terminal conductance except the cells."""
-        p, (M, N) = self.p, self.shape
-        a, b, g = [], [], []
-
-        def add(x, y, cond):
-            a.append(np.ravel(x)), b.append(np.ravel(y)), g.append(np.broadcast_to(cond, np.shape(np.ravel(x))))
-
-        if p.r_row_wire > 0:
-            add(self.lr[:, :-1], self.lr[:, 1:], 1.0 / p.r_row_wire)
-        if p.r_col_wire > 0:
-            add(self.lc[:-1, :], self.lc[1:, :], 1.0 / p.r_col_wire)
-        if p.r_drive > 0:
-            add(self.lr[:, 0], self.drive, 1.0 / p.r_drive)
-        if p.r_sense > 0:
-            add(self.lc[-1, :], self.sense, 1.0 / p.r_sense)
-        return [np.concatenate(x) if x else np.zeros(0, dtype=dt) for x, dt in ((a, int), (b, int), (g, float))]
-
-    def _stamp(self, a, b, g) -> sp.csr_matrix:
-        rows = np.concatenate([a, b, a, b])
-        cols = np.concatenate([a, b, b, a])
-        vals = np.concatenate([g, g, -g, -g])
-        return sp.csr_matrix((vals, (rows, cols)), shape=(self.n, self.n))
-
-    def _build_linear(self):
-        a, b, g = self._edges_linear()
-        K = self._stamp(a, b, g)
-        if self.spec.sense == "tia":
-            K = K + sp.csr_matrix((np.full(self.shape[1], self.spec.tia_input_conductance),
-                                   (self.sense, self.sense)), shape=(self.n, self.n))
-        self.K_wires = K
-        self._wire_edges = (a, b, g)
 
     # -- the cells --------------------------------------------------------------------
     def cell_current(self, v_cell: np.ndarray):
@@ -144,8 +120,8 @@ class NodalModel:
         v0 = spec.v0
         if spec.cell == "1R":
             return g * v0 * np.sinh(v_cell / v0), g * np.cosh(v_cell / v0)
-        # 1T1R: device voltage vd with vd + r_access * I(vd) = v_cell (monotone; Newton)
-        r = spec.r_access
+        # 1T1R: device voltage vd with vd + r_access_ohm * I(vd) = v_cell (monotone; Newton)
+        r = spec.r_access_ohm
         vd = v_cell / (1.0 + r * g)
         for _ in range(100):
             i_d, gd = g * v0 * np.sinh(vd / v0), g * np.cosh(vd / v0)
@@ -157,7 +133,7 @@ class NodalModel:
         return i_d, gd / (1.0 + r * gd)
 
     def matrix(self, g_cell: np.ndarray) -> sp.csr_matrix:
-        return self.K_wires + self._stamp(self.lr.ravel(), self.lc.ravel(), np.ravel(g_cell))
+        return self.K_wires + stamp(self.n, self.lr.ravel(), self.lc.ravel(), np.ravel(g_cell))
 
     @property
     def fixed(self) -> np.ndarray:
@@ -305,7 +281,7 @@ def transfer_matrix(problem: Oriented, spec: CrossbarSpec) -> np.ndarray:
 
 def transfer_plan(problem: Oriented, spec: CrossbarSpec) -> TransferPlan:
     """The cached :class:`TransferPlan` for this problem's shape, wires and spec."""
-    key = (problem.g.shape, problem.r_row_wire, problem.r_col_wire, problem.r_drive, problem.r_sense, spec)
+    key = (problem.topology, spec)
     with _PLANS_LOCK:  # least recently used plans go first
         plan = _PLANS.get(key)
         if plan is None:

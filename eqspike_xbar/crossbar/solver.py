@@ -1,4 +1,4 @@
-"""Reading a crossbar: the ``fast`` and ``ngspice`` backends behind one registry.
+"""Reading a crossbar: the ``fast`` and ``ngspice`` solvers behind one registry, :data:`SOLVERS`.
 
 ``read_currents(g, v, spec, direction, backend)`` is what callers use; ``FastCrossbar``
 keeps one factorisation and the transfer matrices of a conductance state for many reads.
@@ -14,13 +14,14 @@ from typing import Callable
 import numpy as np
 
 from ..errors import CircuitError
-from .netlist import check_conductances, check_inputs, crossbar_netlist, driver_names, sense_names
+from ..validation import check_conductances, check_inputs
+from .netlist import crossbar_netlist, driver_names, sense_names
 from .nodal import NodalModel, oriented, rot, transfer_matrix
 from .spec import CrossbarSpec, check_direction
 
 log = logging.getLogger(__name__)
 
-BACKENDS: dict[str, Callable] = {}
+SOLVERS: dict[str, Callable] = {}  #: circuit solvers by name (``read_currents(..., backend=name)``)
 
 #: batches at least this large are read through the exact transfer matrix (one Schur
 #: complement, then a matmul per input) instead of one triangular solve per input
@@ -30,9 +31,9 @@ BATCH_FOR_TRANSFER = 12
 NGSPICE_SECONDS_128 = 0.36
 
 
-def register_backend(name: str):
+def register_solver(name: str):
     def deco(func):
-        BACKENDS[name] = func
+        SOLVERS[name] = func
         return func
     return deco
 
@@ -57,7 +58,7 @@ class FastCrossbar:
     def reciprocal(self) -> bool:
         """True when W_b = W_f exactly (each line keeps its termination, ideal sense)."""
         s = self.spec
-        return s.linear and s.sense == "ideal" and (s.termination == "line" or s.r_driver == s.r_sense)
+        return s.linear and s.sense == "ideal" and (s.termination == "line" or s.r_driver_ohm == s.r_sense_ohm)
 
     def model(self, direction: str) -> NodalModel:
         if direction not in self._models:
@@ -92,7 +93,7 @@ class FastCrossbar:
         return v @ w if direction == "forward" else v @ w.T
 
 
-@register_backend("fast")
+@register_solver("fast")
 def _fast(g, v, spec, direction, **_):
     return FastCrossbar(g, spec).read(v, direction)
 
@@ -102,7 +103,7 @@ def ngspice_estimate_s(shape) -> float:
     return NGSPICE_SECONDS_128 * (shape[0] * shape[1] / 16384.0) ** 1.6
 
 
-@register_backend("ngspice")
+@register_solver("ngspice")
 def _ngspice(g, v, spec, direction, timeout_s: float = 120.0, runner=None, **_):
     from ..spice import NgspiceRunner
 
@@ -134,7 +135,7 @@ def read_currents(g, v, spec: CrossbarSpec = CrossbarSpec(), direction: str = "f
     """Output currents (A), shape (B, outputs), of reads with inputs ``v`` (B, inputs) in V."""
     check_direction(direction)
     try:
-        func = BACKENDS[backend]
+        func = SOLVERS[backend]
     except KeyError:
-        raise CircuitError(f"backend must be one of {', '.join(sorted(BACKENDS))}, got {backend!r}") from None
+        raise CircuitError(f"backend must be one of {', '.join(sorted(SOLVERS))}, got {backend!r}") from None
     return func(g, v, spec, direction, **options)

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..errors import CircuitError
-from .netlist import check_conductances, check_inputs
+from ..validation import check_conductances, check_inputs
 from .solver import FastCrossbar, read_currents
 from .spec import CrossbarSpec, check_direction
 

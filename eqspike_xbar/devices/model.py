@@ -355,3 +355,20 @@ def _compact(a) -> np.ndarray:
     if a.size and np.all(a == a.reshape(-1)[0]):
         return np.array(a.reshape(-1)[0])
     return a
+
+
+def ltp_ltd_sweep(params: DeviceParams, n_devices: int = 1, seed=0, effects: Effects | None = None,
+                  cycles: int = 1) -> np.ndarray:
+    """Conductance (S) of ``n_devices`` over full LTP then LTD sweeps (10 % more pulses than
+    the levels each way): shape (pulses + 1, n_devices)."""
+    arr = DeviceArray(params, (n_devices,), seed=seed, effects=effects or Effects(read_noise=False))
+    out = [arr.conductance()]
+    n_up = int(params.conductance.levels * 1.1)
+    n_down = int(params.conductance.pulses_ltd * 1.1)
+    for _ in range(cycles):
+        for d, n in ((1, n_up), (-1, n_down)):
+            step = np.full(n_devices, d)
+            for _ in range(n):
+                arr.apply_pulses(step)
+                out.append(arr.conductance())
+    return np.array(out)

@@ -53,7 +53,7 @@ def ngspice_check(trainer: Trainer, run_dir: Path, size: int = 32, vectors: int 
 
     syn = trainer.net.synapses[0]
     cc = trainer.cfg.synapses.circuit
-    spec = getattr(syn, "spec", None) or CrossbarSpec(r_wordline=cc.r_wordline_ohm, r_bitline=cc.r_bitline_ohm,
+    spec = getattr(syn, "spec", None) or CrossbarSpec(r_wordline_ohm=cc.r_wordline_ohm, r_bitline_ohm=cc.r_bitline_ohm,
                                                       termination=cc.termination)
     gp, _ = syn.conductances()
     m, n = min(size, gp.shape[0], cc.max_array_rows), min(size, gp.shape[1], cc.max_array_cols)
@@ -80,8 +80,7 @@ def ngspice_check(trainer: Trainer, run_dir: Path, size: int = 32, vectors: int 
 
 def circuit_stdp(delays_s) -> xr.Dataset | None:
     """ΔG of the selected cell of an 8x8 VTEAM array per pre/post delay, V/2 and V/3 schemes."""
-    from ..crossbar.programming import Scheme
-    from ..crossbar.programming_measure import stdp_curve
+    from ..programming import Scheme, stdp_curve
 
     schemes = ("V/2", "V/3")
     dg = np.stack([stdp_curve(delays_s, scheme=Scheme(name=s)) for s in schemes])
@@ -169,8 +168,11 @@ def _main_job(args, run_dir: Path, base: dict, fidelities: list[str]) -> int:
             spice_stdp = None
     from .main_report import build_report
 
-    md, html_path = build_report(run_dir, base, metrics, trainers, wall, check, rule_stdp, spice_stdp,
-                                 time.perf_counter() - t_start, fidelities)
+    first = next(iter(trainers.values()))
+    conductances = {f: [s.conductances() for s in t.net.synapses] for f, t in trainers.items()
+                    if hasattr(t.net.synapses[0], "conductances")}
+    md, html_path = build_report(run_dir, first.cfg, len(first.data.train), metrics, conductances, wall, check,
+                                 rule_stdp, spice_stdp, time.perf_counter() - t_start, fidelities)
     write_status(run_dir, "finished", fidelities=fidelities)
     accs = ", ".join(f"{f} {100 * float(ds.test_accuracy[-1]):.2f} %" for f, ds in metrics.items())
     print(f"{run_dir}: test accuracy {accs}; report: {html_path}")

@@ -1,4 +1,7 @@
-"""Sections and figures of the main job's report (see eqspike_xbar/report.py for the writer)."""
+"""Sections and figures of the main job's report (see eqspike_xbar/report.py for the writer).
+
+Plain data in: the resolved config, per-fidelity metrics Datasets and final conductances,
+the ngspice check's dict and the STDP Datasets; no trainer or network objects."""
 from __future__ import annotations
 
 import os
@@ -8,14 +11,17 @@ from pathlib import Path
 import numpy as np
 
 from .. import report as R
+from ..figures import report as F
 
 
-def build_report(run_dir: Path, base: dict, metrics: dict, trainers: dict, wall: dict, check, rule_stdp,
+def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: dict, wall: dict, check, rule_stdp,
                  spice_stdp, total_s: float, fidelities=("ideal", "device", "circuit")):
-    cfg = next(iter(trainers.values())).cfg
+    """``cfg``: the resolved config; ``n_train``: training images; ``metrics``: {fidelity: metrics
+    Dataset}; ``conductances``: {fidelity: [(G+, G-) per layer]} in S (fidelities with devices);
+    ``wall``: {fidelity: s}; ``check``: :func:`~.main_job.ngspice_check`'s dict or None."""
     sections = []
     sections.append(("Run", "\n".join([
-        f"Data set `{cfg.data.name}` ({len(next(iter(trainers.values())).data.train)} training images), network "
+        f"Data set `{cfg.data.name}` ({n_train} training images), network "
         f"{'-'.join(map(str, cfg.network.layers))}, {cfg.network.neuron} neurons, rule `{cfg.learning.rule}` "
         f"({cfg.learning.nudging} nudging, {cfg.learning.pairing} pairing), seed {cfg.run.seed}, "
         f"{cfg.learning.epochs} epochs; device `{cfg.synapses.device}`, w_max {cfg.synapses.w_max}.",
@@ -51,14 +57,12 @@ def build_report(run_dir: Path, base: dict, metrics: dict, trainers: dict, wall:
     sections.append(("Energy", energy_md + "\n\n![training energy](energy_train.png)\n\n![inference energy](energy_inference.png)"))
 
     figures = {
-        "learning_curves.png": R.plot_learning_curves(metrics),
-        "energy_train.png": R.plot_energy(metrics, "energy_train"),
-        "energy_inference.png": R.plot_energy(metrics, "energy_inference"),
+        "learning_curves.png": F.plot_learning_curves(metrics),
+        "energy_train.png": F.plot_energy(metrics, "energy_train"),
+        "energy_inference.png": F.plot_energy(metrics, "energy_inference"),
     }
-    conductances = {f: [s.conductances() for s in t.net.synapses] for f, t in trainers.items()
-                    if hasattr(t.net.synapses[0], "conductances")}
     if conductances:
-        figures["conductances.png"] = R.plot_conductances(conductances)
+        figures["conductances.png"] = F.plot_conductances(conductances)
         sections.append(("Conductances", "Final G+ and G− of every layer.\n\n![conductances](conductances.png)"))
 
     if "circuit" in metrics:
@@ -100,9 +104,9 @@ def build_report(run_dir: Path, base: dict, metrics: dict, trainers: dict, wall:
                          f"ngspice {check['forward_ngspice_s']:.2f} s). Netlists: `netlists/W1_tile0_*.cir` "
                          "(run them with `ngspice -b`).")
         sections.append(("Circuit", circ + "\n\n![circuit diagnostics](circuit_diagnostics.png)"))
-        figures["circuit_diagnostics.png"] = R.plot_circuit_diagnostics(ds)
+        figures["circuit_diagnostics.png"] = F.plot_circuit_diagnostics(ds)
 
-    figures["stdp.png"] = R.plot_stdp_curves(rule_stdp, spice_stdp)
+    figures["stdp.png"] = F.plot_stdp_curves(rule_stdp, spice_stdp)
     stdp_md = ("Left: Δw of the learning rule against the measured spike-time difference (pairing protocol, "
                "`eqspike-xbar stdp`). ")
     if spice_stdp is not None:

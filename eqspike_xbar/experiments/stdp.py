@@ -110,27 +110,6 @@ def measure_stdp(cfg, window: int = 15, width: int = 4, amplitude: float = 0.3, 
     return ds
 
 
-def plot_stdp(ds):
-    import matplotlib.pyplot as plt
-
-    from .. import plots  # noqa: F401  (selects the Agg backend)
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    x = ds.delta_t.values
-    ax.axhline(0, color="k", lw=0.5)
-    ax.axvline(0, color="k", lw=0.5)
-    ax.plot(x, ds.dw_pre_post, "o-", ms=3, label="pre spike × Δpost")
-    ax.plot(x, ds.dw_post_pre, "s--", ms=3, label="post spike × Δpre")
-    ax.plot(x, ds.dw_total, "k^-", ms=4, label="total (shared weight)")
-    ax.set_xlabel("t_post − t_pre (steps)")
-    ax.set_ylabel("Δw (before lr / (Bβ P))")
-    ax.set_title(f"EqSpike rule STDP ({ds.attrs['post_factor']} post factor, ε={ds.attrs['eps']})")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    return fig
-
-
 def register(sub) -> None:
     p = sub.add_parser("stdp", help="measure the STDP curve (dw vs t_post - t_pre) of the learning rule")
     p.add_argument("--config", help="experiment TOML (neuron, encoder, eps, post factor); default: defaults")
@@ -151,7 +130,9 @@ def cmd_stdp(args) -> int:
     run_dir = new_run_dir(args.runs_dir, "stdp")
     io.write_text(run_dir / "config.toml", cfg.to_toml())
     io.write_netcdf(ds, run_dir / "stdp.nc")
-    io.save_figure(plot_stdp(ds), run_dir / "stdp.png")
+    from ..figures.stdp import plot_rule_stdp
+
+    io.save_figure(plot_rule_stdp(ds), run_dir / "stdp.png")
     write_status(run_dir, "finished")
     print(f"{Path(run_dir)}: STDP curve over {len(ds.delta_t)} spike-time differences "
           f"({ds.attrs['pairings_dropped']} of {ds.attrs['pairings']} pairings dropped) -> stdp.nc, stdp.png")

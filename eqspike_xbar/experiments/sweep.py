@@ -371,6 +371,6 @@ def cmd_sweep(args) -> int:
 def _plot(sweep: Sweep) -> list[Path]:
     if not sweep.counts()["ok"]:
         return []
-    from .sweep_plots import plot_sweep
+    from ..figures.sweep import plot_sweep
 
     return plot_sweep(sweep.dataset(), sweep.path)

@@ -172,7 +172,7 @@ class Trainer:
                 self.save_checkpoint()
                 ds = self.metrics()
                 io.write_netcdf(ds, self.run_dir / "metrics.nc")
-                from ..plots import plot_learning_curve
+                from ..figures.training import plot_learning_curve
 
                 io.save_figure(plot_learning_curve(ds), self.run_dir / "learning_curve.png")
                 log.info(

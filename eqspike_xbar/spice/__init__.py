@@ -16,8 +16,7 @@ API
     lower-case name -> numpy array: node voltages in V such as ``'n1'``, branch currents in
     A such as ``'v1#branch'``, ``'time'`` in s for transients), ``.elapsed_s``, ``.log``;
     ``result["v1#branch"]`` raises ``NgspiceError`` naming what exists.
-``run_parallel(netlists, processes=2, timeout_s=120.0) -> list[NgspiceResult]``
-    One worker process per simulation slot, each with its own libngspice.
+``HEADER`` (first words of a generated netlist), ``wrap_continuation(words)`` (``+`` lines).
 ``include_line(name) -> (line, path)``: ``.include "<repo>/circuits/<name>"`` and its path.
 ``circuit_file(name) -> Path``, ``CIRCUITS_DIR``, ``find_library() -> str``,
 ``classify_message(stream, text) -> 'info'|'warning'|'error'``, ``INSTALL_HINT``.
@@ -35,9 +34,11 @@ Behaviour
   (``classify_message``); newer libngspice's solver lines on stderr are not errors.
 """
 from .library import CIRCUITS_DIR, INSTALL_HINT, allowed_includes, circuit_file, find_library, include_line
-from .runner import NgspiceResult, NgspiceRunner, classify_message, run_parallel
+from .runner import NgspiceResult, NgspiceRunner, classify_message
+from .text import HEADER, wrap_continuation
 
 __all__ = [
-    "CIRCUITS_DIR", "INSTALL_HINT", "NgspiceResult", "NgspiceRunner", "allowed_includes",
-    "circuit_file", "classify_message", "find_library", "include_line", "run_parallel",
+    "CIRCUITS_DIR", "HEADER", "INSTALL_HINT", "NgspiceResult", "NgspiceRunner", "allowed_includes",
+    "circuit_file", "classify_message", "find_library", "include_line",
+    "wrap_continuation",
 ]

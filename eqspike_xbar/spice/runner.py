@@ -1,9 +1,8 @@
 """ngspice in shared-library mode (through PySpice 1.5): load, run, alter, read vectors.
 
 This is the only module that talks to libngspice. ngspice keeps global state, so one
-process holds one library instance; :class:`NgspiceRunner` objects share it under a lock.
-For parallel simulations use :func:`run_parallel` (one process, one library and one
-ngspice thread per worker).
+process holds one library instance; :class:`NgspiceRunner` objects share it under a lock
+(parallel simulations need one process each, as the sweep's workers are).
 """
 from __future__ import annotations
 
@@ -366,21 +365,3 @@ def _read_vectors(shared, plot: str, wanted: Iterable[str] | None = None) -> dic
             data = raw[0::2] + 1j * raw[1::2]
         out[name.lower()] = data
     return out
-
-
-def _worker(args):
-    netlist, timeout_s = args
-    return NgspiceRunner(timeout_s=timeout_s).run(netlist)
-
-
-def run_parallel(netlists: list[str], processes: int = 2, timeout_s: float = 120.0) -> list[NgspiceResult]:
-    """Run netlists in ``processes`` worker processes (one libngspice, one thread each)."""
-    for text in netlists:
-        check_netlist(text, allowed_includes())
-    if processes <= 1 or len(netlists) <= 1:
-        runner = NgspiceRunner(timeout_s=timeout_s)
-        return [runner.run(text) for text in netlists]
-    import multiprocessing as mp
-
-    with mp.get_context("spawn").Pool(processes) as pool:
-        return pool.map(_worker, [(text, timeout_s) for text in netlists])

@@ -14,10 +14,10 @@ pytestmark = pytest.mark.ngspice
 REPO = Path(__file__).resolve().parents[2]
 
 CASES = [
-    ((4, 4), CrossbarSpec(r_wordline=2.0, r_bitline=3.0, r_driver=10.0, r_sense=20.0)),
-    ((5, 3), CrossbarSpec(r_wordline=5.0, r_bitline=0.0, r_sense=5.0, sense="tia", cell="1T1R")),
-    ((3, 6), CrossbarSpec(r_wordline=1.0, r_bitline=1.0, r_driver=30.0, termination="line")),
-    ((6, 6), CrossbarSpec(r_wordline=0.0, r_bitline=0.0)),
+    ((4, 4), CrossbarSpec(r_wordline_ohm=2.0, r_bitline_ohm=3.0, r_driver_ohm=10.0, r_sense_ohm=20.0, termination="role")),
+    ((5, 3), CrossbarSpec(r_wordline_ohm=5.0, r_bitline_ohm=0.0, r_sense_ohm=5.0, sense="tia", cell="1T1R", termination="role")),
+    ((3, 6), CrossbarSpec(r_wordline_ohm=1.0, r_bitline_ohm=1.0, r_driver_ohm=30.0, termination="line")),
+    ((6, 6), CrossbarSpec(r_wordline_ohm=0.0, r_bitline_ohm=0.0)),
 ]
 
 
@@ -44,19 +44,19 @@ def test_linear_crossbars_agree_to_1e9(runner, case, direction):
 def test_nonlinear_crossbars_agree_within_ngspice_newton_tolerance(runner, cell, direction):
     rng = np.random.default_rng(20)
     g = rng.uniform(1e-6, 1e-4, (4, 5))
-    spec = CrossbarSpec(r_wordline=2.0, r_bitline=3.0, r_driver=10.0, v0=0.2, cell=cell)
+    spec = CrossbarSpec(r_wordline_ohm=2.0, r_bitline_ohm=3.0, r_driver_ohm=10.0, v0=0.2, cell=cell, termination="role")
     v = rng.uniform(0.0, 0.5, (1, 4 if direction == "forward" else 5))
     ref = read_currents(g, v, spec, direction, "ngspice", runner=runner)
     fast = read_currents(g, v, spec, direction, "fast")
     np.testing.assert_allclose(fast, ref, rtol=1e-6, atol=1e-12)
-    assert np.abs(fast - read_currents(g, v, CrossbarSpec(r_wordline=2.0, r_bitline=3.0, r_driver=10.0,
-                                                           cell=cell), direction)).max() > 1e-3 * np.abs(ref).max()
+    assert np.abs(fast - read_currents(g, v, CrossbarSpec(r_wordline_ohm=2.0, r_bitline_ohm=3.0, r_driver_ohm=10.0,
+                                                           cell=cell, termination="role"), direction)).max() > 1e-3 * np.abs(ref).max()
 
 
 def test_transfer_matrix_agrees_with_ngspice_unit_reads(runner):
     rng = np.random.default_rng(30)
     g = rng.uniform(1e-6, 1e-4, (4, 4))
-    spec = CrossbarSpec(r_wordline=2.0, r_bitline=2.0, r_driver=20.0)
+    spec = CrossbarSpec(r_wordline_ohm=2.0, r_bitline_ohm=2.0, r_driver_ohm=20.0, termination="role")
     ref = read_currents(g, np.eye(4), spec, "forward", "ngspice", runner=runner)  # row i = W[i, :]
     np.testing.assert_allclose(FastCrossbar(g, spec).transfer_matrix("forward"), ref, rtol=1e-9, atol=1e-18)
 

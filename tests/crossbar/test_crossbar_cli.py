@@ -1,10 +1,10 @@
-"""The crossbar sub-commands through argparse (the command registered by crossbar/cli.py)."""
+"""The crossbar sub-commands through argparse (the command registered by commands/crossbar.py)."""
 import argparse
 
 import numpy as np
 import pytest
 
-from eqspike_xbar.crossbar import cli
+from eqspike_xbar.commands import crossbar as cli
 from eqspike_xbar.errors import CircuitError
 
 

@@ -31,7 +31,7 @@ XTr0 tinr0 toutr0 xbar_tia gain=100000.0 rf=10000.0
 
 
 def test_expected_text_backward_1t1r_tia():
-    spec = CrossbarSpec(r_wordline=2.0, r_bitline=0.0, r_driver=50.0, r_sense=0.0, sense="tia", cell="1T1R")
+    spec = CrossbarSpec(r_wordline_ohm=2.0, r_bitline_ohm=0.0, r_driver_ohm=50.0, r_sense_ohm=0.0, sense="tia", cell="1T1R", termination="role")
     text = crossbar_netlist([[1e-4, 5e-5]], [0.1, -0.2], spec, "backward", include_path="/lib/crossbar_cells.lib")
     assert text == EXPECTED_1x2_BACKWARD
 
@@ -76,7 +76,7 @@ def test_unsafe_numbers_never_reach_a_netlist():
 
 def test_spec_rejects_bad_values():
     with pytest.raises(CircuitError, match="r_wordline"):
-        CrossbarSpec(r_wordline=-1.0)
+        CrossbarSpec(r_wordline_ohm=-1.0)
     with pytest.raises(CircuitError, match="sense must be one of"):
         CrossbarSpec(sense="adc")
     with pytest.raises(CircuitError, match="direction"):

@@ -7,10 +7,10 @@ from eqspike_xbar.crossbar import CrossbarSpec, FastCrossbar, ideal_currents
 RTOL, ATOL = 1e-10, 1e-15  # relative, and A (currents are µA here)
 
 SPECS = {
-    "wires": CrossbarSpec(r_wordline=2.0, r_bitline=3.0, r_driver=50.0, r_sense=20.0),
-    "tia_1t1r": CrossbarSpec(r_wordline=5.0, r_bitline=5.0, sense="tia", cell="1T1R", r_access=2e3),
-    "sinh": CrossbarSpec(r_wordline=2.0, r_bitline=2.0, r_driver=10.0, v0=0.15),
-    "sinh_1t1r": CrossbarSpec(r_wordline=2.0, r_bitline=0.0, r_sense=5.0, v0=0.15, cell="1T1R"),
+    "wires": CrossbarSpec(r_wordline_ohm=2.0, r_bitline_ohm=3.0, r_driver_ohm=50.0, r_sense_ohm=20.0, termination="role"),
+    "tia_1t1r": CrossbarSpec(r_wordline_ohm=5.0, r_bitline_ohm=5.0, sense="tia", cell="1T1R", r_access_ohm=2e3),
+    "sinh": CrossbarSpec(r_wordline_ohm=2.0, r_bitline_ohm=2.0, r_driver_ohm=10.0, v0=0.15, termination="role"),
+    "sinh_1t1r": CrossbarSpec(r_wordline_ohm=2.0, r_bitline_ohm=0.0, r_sense_ohm=5.0, v0=0.15, cell="1T1R", termination="role"),
 }
 
 
@@ -22,7 +22,7 @@ def random_case(rng, m, n):
 def test_zero_wires_and_ideal_sense_give_the_ideal_matmul(direction):
     rng = np.random.default_rng(1)
     g = random_case(rng, 7, 5)
-    spec = CrossbarSpec(r_wordline=0.0, r_bitline=0.0, r_driver=0.0, r_sense=0.0)
+    spec = CrossbarSpec(r_wordline_ohm=0.0, r_bitline_ohm=0.0, r_driver_ohm=0.0, r_sense_ohm=0.0)
     v = rng.uniform(-0.3, 0.3, (4, 7 if direction == "forward" else 5))
     xbar = FastCrossbar(g, spec)
     np.testing.assert_allclose(xbar.read(v, direction), ideal_currents(g, v, direction), rtol=1e-13, atol=1e-18)
@@ -30,14 +30,14 @@ def test_zero_wires_and_ideal_sense_give_the_ideal_matmul(direction):
 
 
 def test_single_cell_is_a_series_circuit():
-    spec = CrossbarSpec(r_wordline=7.0, r_bitline=9.0, r_driver=100.0, r_sense=50.0, cell="1T1R", r_access=1e3)
+    spec = CrossbarSpec(r_wordline_ohm=7.0, r_bitline_ohm=9.0, r_driver_ohm=100.0, r_sense_ohm=50.0, cell="1T1R", r_access_ohm=1e3, termination="role")
     g = np.array([[1e-4]])
     i = FastCrossbar(g, spec).read([0.3])
     np.testing.assert_allclose(i, [[0.3 / (100.0 + 1e4 + 1e3 + 50.0)]], rtol=1e-13)
 
 
 def test_tia_virtual_ground_has_input_resistance_rf_over_1_plus_gain():
-    spec = CrossbarSpec(r_wordline=0.0, r_bitline=0.0, sense="tia", tia_gain=100.0, tia_rf=1e5)
+    spec = CrossbarSpec(r_wordline_ohm=0.0, r_bitline_ohm=0.0, sense="tia", tia_gain=100.0, tia_rf_ohm=1e5)
     i = FastCrossbar(np.array([[1e-4]]), spec).read([0.2])
     np.testing.assert_allclose(i, [[0.2 / (1e4 + 1e5 / 101.0)]], rtol=1e-13)
 
@@ -83,7 +83,7 @@ def test_transfer_matrix_reproduces_direct_solves(name, direction):
 def test_reciprocity_each_line_keeping_its_termination():
     rng = np.random.default_rng(5)
     g = random_case(rng, 9, 6)
-    spec = CrossbarSpec(r_wordline=3.0, r_bitline=2.0, r_driver=40.0, r_sense=10.0, termination="line")
+    spec = CrossbarSpec(r_wordline_ohm=3.0, r_bitline_ohm=2.0, r_driver_ohm=40.0, r_sense_ohm=10.0, termination="line")
     xbar = FastCrossbar(g, spec)
     assert xbar.reciprocal
     w_b_solved = np.flip(xbar.model("backward").transfer_matrix()).T  # not the shortcut
@@ -93,7 +93,7 @@ def test_reciprocity_each_line_keeping_its_termination():
 def test_terminations_that_swap_with_direction_break_symmetry():
     rng = np.random.default_rng(5)
     g = random_case(rng, 9, 6)
-    xbar = FastCrossbar(g, CrossbarSpec(r_wordline=3.0, r_bitline=2.0, r_driver=400.0, r_sense=0.0))
+    xbar = FastCrossbar(g, CrossbarSpec(r_wordline_ohm=3.0, r_bitline_ohm=2.0, r_driver_ohm=400.0, r_sense_ohm=0.0, termination="role"))
     assert not xbar.reciprocal
     w_f, w_b = xbar.transfer_matrix("forward"), xbar.transfer_matrix("backward")
     assert np.linalg.norm(w_f - w_b) / np.linalg.norm(w_f) > 1e-3
@@ -110,7 +110,7 @@ def test_large_batches_use_the_transfer_matrix_and_agree_with_single_reads():
 
 def test_sinh_device_is_linear_for_small_and_superlinear_for_large_voltages():
     g = np.full((3, 3), 5e-5)
-    lin, nl = CrossbarSpec(r_wordline=1.0, r_bitline=1.0), CrossbarSpec(r_wordline=1.0, r_bitline=1.0, v0=0.2)
+    lin, nl = CrossbarSpec(r_wordline_ohm=1.0, r_bitline_ohm=1.0), CrossbarSpec(r_wordline_ohm=1.0, r_bitline_ohm=1.0, v0=0.2)
     small = np.full((1, 3), 1e-4)
     np.testing.assert_allclose(FastCrossbar(g, nl).read(small), FastCrossbar(g, lin).read(small), rtol=1e-6)
     big = np.full((1, 3), 0.5)
@@ -138,7 +138,7 @@ def test_cached_transfer_plan_serves_new_states_and_concurrent_tiles():
     from eqspike_xbar.crossbar.nodal import oriented, transfer_plan
 
     rng = np.random.default_rng(7)
-    spec = CrossbarSpec(r_wordline=2.0, r_bitline=3.0, r_driver=4.0, sense="tia", cell="1T1R")
+    spec = CrossbarSpec(r_wordline_ohm=2.0, r_bitline_ohm=3.0, r_driver_ohm=4.0, sense="tia", cell="1T1R", termination="role")
     states = [random_case(rng, 9, 6) for _ in range(4)]
     plan = transfer_plan(oriented(states[0], spec, "forward"), spec)
     for g in states:  # one plan (pattern, PARDISO analysis) for every state of this shape

@@ -56,7 +56,7 @@ def test_tile_slices_cover_the_layer_once():
 def test_tiled_layer_equals_the_sum_of_its_tiles(direction):
     rng = np.random.default_rng(2)
     g = rng.uniform(1e-6, 1e-4, (23, 17))
-    spec = CrossbarSpec(r_wordline=2.0, r_bitline=2.0, r_driver=10.0)
+    spec = CrossbarSpec(r_wordline_ohm=2.0, r_bitline_ohm=2.0, r_driver_ohm=10.0, termination="role")
     v = rng.uniform(0, 0.2, (2, 23 if direction == "forward" else 17))
     tiled = TiledCrossbar(g, spec, max_array=(10, 8))
     expected = np.zeros((2, 17 if direction == "forward" else 23))
@@ -80,8 +80,8 @@ def test_effective_weights_of_an_ideal_circuit_are_the_quantised_weights():
     m = ConductanceMapping(w_max=0.5, levels=64)
     w = rng.uniform(-0.5, 0.5, (20, 12))
     g_pos, g_neg = m.to_conductances(w)
-    ideal = CrossbarSpec(r_wordline=0.0, r_bitline=0.0)
+    ideal = CrossbarSpec(r_wordline_ohm=0.0, r_bitline_ohm=0.0)
     np.testing.assert_allclose(effective_weights(g_pos, g_neg, m, ideal, "forward", (8, 8)),
                                m.to_weights(g_pos, g_neg), rtol=1e-12, atol=1e-12)
-    with_wires = effective_weights(g_pos, g_neg, m, CrossbarSpec(r_wordline=5, r_bitline=5), "backward")
+    with_wires = effective_weights(g_pos, g_neg, m, CrossbarSpec(r_wordline_ohm=5, r_bitline_ohm=5), "backward")
     assert 1e-4 < np.abs(with_wires - m.to_weights(g_pos, g_neg)).max() < 0.1

@@ -4,7 +4,7 @@
 """
 from pathlib import Path
 
-from eqspike_xbar.crossbar.programming import Event, Scheme, coincidence_netlist
+from eqspike_xbar.programming.netlist import Event, Scheme, coincidence_netlist
 from eqspike_xbar.crossbar.spec import CrossbarSpec
 
 ROOT = Path(__file__).resolve().parents[2]

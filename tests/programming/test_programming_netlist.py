@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eqspike_xbar.crossbar.programming import Event, Scheme, coincidence_netlist, event_timing
+from eqspike_xbar.programming.netlist import Event, Scheme, coincidence_netlist, event_timing
 from eqspike_xbar.crossbar.spec import CrossbarSpec
 from eqspike_xbar.devices.library import device_toml, load_device
 from eqspike_xbar.devices.model import DeviceArray, half_select_counts

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eqspike_xbar.crossbar.programming import Event, Scheme, cell_voltages, coincidence_netlist, states
-from eqspike_xbar.crossbar.programming_measure import (calibrate, isolated_response, overlap_s, pulse_response,
-                                                       stdp_curve)
+from eqspike_xbar.programming.netlist import Event, Scheme, cell_voltages, coincidence_netlist, states
+from eqspike_xbar.programming.measure import (calibrate, isolated_response, overlap_s, pulse_response,
+                                               stdp_curve)
 from eqspike_xbar.crossbar.spec import CrossbarSpec
 from eqspike_xbar.devices.model import DeviceArray
 from eqspike_xbar.devices.params import Effects
@@ -22,7 +22,7 @@ from eqspike_xbar.errors import NgspiceError
 
 pytestmark = pytest.mark.ngspice
 ROOT = Path(__file__).resolve().parents[2]
-IDEAL = CrossbarSpec(r_wordline=0.0, r_bitline=0.0)
+IDEAL = CrossbarSpec(r_wordline_ohm=0.0, r_bitline_ohm=0.0)
 
 
 def _run(text):

@@ -29,7 +29,7 @@ from eqspike_xbar.spice import NgspiceRunner
 rng = np.random.default_rng(3)
 g = rng.uniform(1e-6, 1e-4, (6, 5))
 v = rng.uniform(0, 0.2, (2, 6))
-spec = CrossbarSpec(r_wordline=2.0, r_bitline=3.0, r_driver=5.0, termination="line")
+spec = CrossbarSpec(r_wordline_ohm=2.0, r_bitline_ohm=3.0, r_driver_ohm=5.0, termination="line")
 runner = NgspiceRunner(timeout_s=30)
 spice = read_currents(g, v, spec, "forward", backend="ngspice", runner=runner)
 spice2 = read_currents(g, v[:, :5], spec, "backward", backend="ngspice", runner=NgspiceRunner(timeout_s=30))

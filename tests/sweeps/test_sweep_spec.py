@@ -6,7 +6,7 @@ import xarray as xr
 from eqspike_xbar.errors import ConfigError
 from eqspike_xbar.experiments import sweep_spec
 from eqspike_xbar.experiments.sweep import Sweep, final_epoch_metrics
-from eqspike_xbar.experiments.sweep_plots import plot_sweep
+from eqspike_xbar.figures.sweep import plot_sweep
 from eqspike_xbar.experiments.sweep_spec import ALIASES, key_error, load_sweep, netcdf_name, parse_sweep
 
 

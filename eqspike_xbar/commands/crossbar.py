@@ -6,11 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..crossbar.mapping import ConductanceMapping
+from ..crossbar.netlist import write_netlist
+from ..crossbar.solver import SOLVERS, ideal_currents, read_currents
+from ..crossbar.spec import DIRECTIONS, CrossbarSpec
 from ..errors import CircuitError
-from .mapping import ConductanceMapping
-from .netlist import check_conductances, write_netlist
-from .solver import BACKENDS, ideal_currents, read_currents
-from .spec import DIRECTIONS, CrossbarSpec
+from ..validation import check_conductances
 
 
 def _add_spec_args(p):
@@ -35,9 +36,9 @@ def _add_spec_args(p):
 
 def _spec(args) -> CrossbarSpec:
     return CrossbarSpec(
-        r_wordline=args.r_wordline, r_bitline=args.r_bitline, r_driver=args.r_driver,
-        r_sense=args.r_sense, sense=args.sense, tia_gain=args.tia_gain, tia_rf=args.tia_rf,
-        cell=args.cell, r_access=args.r_access, v0=args.v0, termination=args.termination)
+        r_wordline_ohm=args.r_wordline, r_bitline_ohm=args.r_bitline, r_driver_ohm=args.r_driver,
+        r_sense_ohm=args.r_sense, sense=args.sense, tia_gain=args.tia_gain, tia_rf_ohm=args.tia_rf,
+        cell=args.cell, r_access_ohm=args.r_access, v0=args.v0, termination=args.termination)
 
 
 def load_conductances(path: Path) -> np.ndarray:
@@ -66,8 +67,8 @@ def cmd_solve(args) -> int:
     spec = _spec(args)
     g = _conductances(args, args.rows, args.cols or args.rows, rng)
     directions = DIRECTIONS if args.direction == "both" else (args.direction,)
-    print(f"crossbar {g.shape[0]}x{g.shape[1]}, backend {args.backend}, wires {spec.r_wordline:g}/"
-          f"{spec.r_bitline:g} ohm, driver {spec.r_driver:g} ohm, sense {spec.sense} ({spec.r_sense:g} ohm), "
+    print(f"crossbar {g.shape[0]}x{g.shape[1]}, backend {args.backend}, wires {spec.r_wordline_ohm:g}/"
+          f"{spec.r_bitline_ohm:g} ohm, driver {spec.r_driver_ohm:g} ohm, sense {spec.sense} ({spec.r_sense_ohm:g} ohm), "
           f"cell {spec.cell}, {'linear' if spec.linear else f'sinh v0={spec.v0:g} V'}")
     for direction in directions:
         n_in = g.shape[0] if direction == "forward" else g.shape[1]
@@ -103,7 +104,7 @@ def register(subparsers) -> None:
     s = sub.add_parser("solve", help="read a crossbar with the fast solver or ngspice; error vs ideal matmul")
     s.add_argument("--rows", type=int, default=64)
     s.add_argument("--cols", type=int, default=None, help="default: --rows")
-    s.add_argument("--backend", choices=sorted(BACKENDS), default="fast")
+    s.add_argument("--backend", choices=sorted(SOLVERS), default="fast")
     s.add_argument("--direction", choices=("forward", "backward", "both"), default="both")
     s.add_argument("--batch", type=int, default=1, help="number of random input vectors")
     s.add_argument("--timeout", type=float, default=120.0, help="ngspice time limit per simulation, s")

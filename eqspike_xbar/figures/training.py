@@ -1,10 +1,7 @@
-"""Figures written into run folders (matplotlib, Agg backend; saved via io.save_figure)."""
+"""The learning curve of one training run (from its metrics Dataset)."""
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from . import plt
 
 
 def plot_learning_curve(ds):

@@ -49,7 +49,7 @@ def register(subparsers) -> None:
 
 
 def cmd_list(args) -> int:
-    from .library import list_devices, load_device
+    from ..devices.library import list_devices, load_device
 
     for name in list_devices():
         p = load_device(name)
@@ -60,8 +60,8 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from .library import device_toml, load_device
-    from .plots import plot_device
+    from ..devices.library import device_toml, load_device
+    from ..figures.devices import plot_device
 
     p = load_device(args.name)
     print(device_toml(p))
@@ -74,10 +74,10 @@ def cmd_show(args) -> int:
 
 
 def cmd_fit(args) -> int:
-    from .fitting import fit_ramps
-    from .library import DEVICE_MODELS_DIR, save_device
-    from .measurements import read_measurements
-    from .plots import plot_fit
+    from ..devices.fitting import fit_ramps
+    from ..devices.library import DEVICE_MODELS_DIR, save_device
+    from ..devices.measurements import read_measurements
+    from ..figures.devices import plot_fit
 
     name = safe_identifier(args.name, "--name")
     out = args.out or DEVICE_MODELS_DIR / f"{name}.toml"
@@ -96,8 +96,9 @@ def cmd_fit(args) -> int:
 
 
 def cmd_characterize(args) -> int:
-    from .characterize import COMPACT_MODELS, PulseTrain, characterize
-    from .library import save_device
+    from ..devices.characterize import COMPACT_MODELS, PulseTrain, characterize
+    from ..devices.library import save_device
+    from ..figures.devices import plot_characterisation
 
     model = safe_identifier(args.model, "compact model")
     if model not in COMPACT_MODELS:
@@ -108,28 +109,9 @@ def cmd_characterize(args) -> int:
     result = characterize(model, train=train, max_step_s=args.max_step)
     print(result.report())
     plots = args.plots or Path("runs/devices")
-    _plot_characterisation(result, plots / f"{model}_characterisation.png")
+    plot_characterisation(result, plots / f"{model}_characterisation.png")
     print(f"figure: {plots / f'{model}_characterisation.png'}")
     if args.out:
         save_device(result.fit.params, args.out)
         print(f"wrote {args.out}")
     return 0
-
-
-def _plot_characterisation(result, path) -> None:
-    import numpy as np
-
-    from ..io import save_figure
-    from .plots import _plt
-
-    plt = _plt()
-    fig, ax = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
-    x = np.arange(result.g_spice.size)
-    ax[0].plot(x, result.g_spice * 1e6, ".", ms=2, label="ngspice")
-    ax[0].plot(x, result.g_model * 1e6, "-", lw=1, label="fitted behavioural model")
-    ax[0].set_ylabel("conductance (µS)")
-    ax[0].legend()
-    ax[1].plot(x, 100 * result.error_frac)
-    ax[1].set_ylabel("|ΔG| (% of range)")
-    ax[1].set_xlabel("pulse number")
-    save_figure(fig, path)

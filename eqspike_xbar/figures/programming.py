@@ -4,20 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..io import save_figure
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from . import plt
 
 
 def plot_pulse_response(ds, path):
     """Selected cell in the array (both schemes) vs isolated device vs calibrated model; ΔG vs G."""
-    plt = _plt()
     i, j = int(ds.attrs["selected_row"]), int(ds.attrs["selected_col"])
     fig, ax = plt.subplots(1, 2, figsize=(12, 4))
     x = ds.event.values
@@ -45,7 +36,6 @@ def plot_pulse_response(ds, path):
 
 def plot_disturb(ds, path):
     """Half-selected and unselected disturb per pulse against the amplitude, both schemes."""
-    plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4))
     amps = ds.amplitude_V.values
     for s, color in zip(ds.scheme.values, ("C0", "C1")):
@@ -62,7 +52,6 @@ def plot_disturb(ds, path):
 
 def plot_stdp(ds, path):
     """ΔG of the selected cell against the pre→post delay, both schemes and polarities."""
-    plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4))
     d = ds.delay_s.values * 1e9
     for s, color in zip(ds.scheme.values, ("C0", "C1")):

@@ -1,16 +1,18 @@
 """Coincidence programming of a memristor crossbar: transient netlists (a pure function).
 
-Circuit (M rows = word lines, N columns = bit lines; node names as in :mod:`.netlist`):
+Circuit: the crossbar's :class:`~eqspike_xbar.crossbar.topology.Topology` (M rows = word
+lines, N columns = bit lines, its node and element names) with memristors in the cells and
+a PWL driver at every line's port:
 
 - cell (i, j): ``X<i>_<j>`` = ``circuits/memristor_vteam.lib`` between row node ``r<i>_<j>``
   (pin p) and column node ``c<i>_<j>`` (pin n): a positive cell voltage v(r) − v(c) is
   SET/LTP, a negative one RESET/LTD. Its state (0…1) is the node ``x<i>_<j>.w``;
   G = gmin + (gmax − gmin)·w (S), exactly what a sub-threshold Ohmic read gives.
-- word line i: segments ``RW<i>_<j>`` of ``spec.r_wordline`` Ω; its driver ``VR<i>`` (PWL)
-  at node ``rp<i>`` feeds the left end (j = 0) through ``RTr<i>`` = ``spec.r_driver`` Ω.
-- bit line j: segments ``RB<i>_<j>`` of ``spec.r_bitline`` Ω; its driver ``VC<j>`` at node
+- word line i: segments ``RW<i>_<j>`` of ``spec.r_wordline_ohm`` Ω; its driver ``VR<i>`` (PWL)
+  at node ``rp<i>`` feeds the left end (j = 0) through ``RTr<i>`` = ``spec.r_driver_ohm`` Ω.
+- bit line j: segments ``RB<i>_<j>`` of ``spec.r_bitline_ohm`` Ω; its driver ``VC<j>`` at node
   ``cp<j>`` feeds the bottom end (i = M − 1) through ``RTc<j>``. A zero resistance is an
-  exact short (a 0 V source), so ``CrossbarSpec(r_wordline=0, r_bitline=0)`` is ideal wires.
+  exact short (a 0 V source), so ``CrossbarSpec(r_wordline_ohm=0, r_bitline_ohm=0)`` is ideal wires.
 
 Scheme (lines idle at 0 V; V = ``amplitude_V`` across the selected cell; s = ±1 the
 event's polarity, + SET/LTP)::
@@ -39,11 +41,12 @@ import re
 
 import numpy as np
 
-from ..devices.characterize import VteamParams, _wrap
+from ..crossbar.spec import CrossbarSpec
+from ..crossbar.topology import Topology
+from ..devices.characterize import VteamParams
 from ..errors import CircuitError
+from ..spice.text import HEADER, wrap_continuation
 from ..validation import check_netlist, spice_number
-from .netlist import HEADER, _series
-from .spec import CrossbarSpec
 
 LIBRARY = "memristor_vteam.lib"
 SUBCKT = "memristor_vteam"
@@ -133,7 +136,7 @@ def _pwl(changes: list[tuple[float, float]], edge: float, name: str) -> str:
         pts += [(t, level), (t + edge, new)]
         level = new
     words = " ".join(f"{spice_number(a, 'time')} {spice_number(b, 'voltage')}" for a, b in pts)
-    return f"PWL({_wrap(words)})"
+    return f"PWL({wrap_continuation(words)})"
 
 
 def coincidence_netlist(shape, events, scheme: Scheme = Scheme(), spec: CrossbarSpec = CrossbarSpec(),
@@ -197,22 +200,23 @@ def coincidence_netlist(shape, events, scheme: Scheme = Scheme(), spec: Crossbar
         f"* amplitude {spice_number(scheme.amplitude_V, 'amplitude')} V across the selected cell, half-select "
         f"{spice_number(scheme.half_select_V, 'half-select')} V; pulse width {spice_number(scheme.width_s, 'w')} s, "
         f"edges {spice_number(scheme.edge_s, 'edge')} s",
-        f"* wires {spice_number(spec.r_wordline, 'r_wordline')} / {spice_number(spec.r_bitline, 'r_bitline')} ohm "
-        f"per segment, drivers {spice_number(spec.r_driver, 'r_driver')} ohm; nodes r<i>_<j>, c<i>_<j>, "
+        f"* wires {spice_number(spec.r_wordline_ohm, 'r_wordline_ohm')} / {spice_number(spec.r_bitline_ohm, 'r_bitline_ohm')} ohm "
+        f"per segment, drivers {spice_number(spec.r_driver_ohm, 'r_driver_ohm')} ohm; nodes r<i>_<j>, c<i>_<j>, "
         "drivers rp<i>, cp<j>; state of cell (i,j): x<i>_<j>.w",
         ".options klu",
         include,
         "* cells: VTEAM threshold memristors (p = row, n = column)",
     ]
-    out += [f"X{i}_{j} r{i}_{j} c{i}_{j} {SUBCKT} {dev} w0={spice_number(w0[i, j], 'w0')}"
-            for i in range(M) for j in range(N)]
+    topo = Topology((M, N), spec.r_wordline_ohm, spec.r_bitline_ohm, spec.r_driver_ohm, spec.r_driver_ohm)
+    w0_list = w0.ravel().tolist()
+    out += [f"X{name} {a} {b} {SUBCKT} {dev} w0={spice_number(w, 'w0')}"
+            for (name, a, b), w in zip(topo.cell_nodes(), w0_list)]
     out.append("* word-line segments")
-    out += [_series(f"W{i}_{j}", f"r{i}_{j}", f"r{i}_{j + 1}", spec.r_wordline) for i in range(M) for j in range(N - 1)]
+    out += topo.spice_lines("wordline")
     out.append("* bit-line segments")
-    out += [_series(f"B{i}_{j}", f"c{i}_{j}", f"c{i + 1}_{j}", spec.r_bitline) for j in range(N) for i in range(M - 1)]
+    out += topo.spice_lines("bitline")
     out.append("* driver resistances (word lines at column 0, bit lines at the last row)")
-    out += [_series(f"Tr{i}", f"rp{i}", f"r{i}_0", spec.r_driver) for i in range(M)]
-    out += [_series(f"Tc{j}", f"cp{j}", f"c{M - 1}_{j}", spec.r_driver) for j in range(N)]
+    out += topo.spice_lines("row_end") + topo.spice_lines("col_end")
     out.append("* row (pre) and column (post) drivers")
     for prefix, lines, node in (("VR", rows, "rp"), ("VC", cols, "cp")):
         for k, changes in lines.items():

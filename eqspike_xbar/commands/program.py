@@ -56,16 +56,16 @@ def register(subparsers) -> None:
 
 
 def _setup(args, action: str):
+    from ..crossbar.spec import CrossbarSpec
     from ..experiments.runs import new_run_dir
-    from .programming import Scheme
-    from .spec import CrossbarSpec
+    from ..programming import Scheme
 
     if args.rows < 1 or args.cols < 1 or args.rows * args.cols > 32 * 32:
         raise CircuitError(f"--rows/--cols must give 1..1024 cells (transients are slow), got {args.rows}x{args.cols}")
     lo, hi, n = args.delays_ns
     if n != int(n) or n < 1 or not hi >= lo:
         raise CircuitError(f"--delays-ns FROM TO N needs FROM <= TO and an integer N >= 1, got {args.delays_ns}")
-    spec = CrossbarSpec(r_wordline=args.r_wire, r_bitline=args.r_wire, r_driver=args.r_driver)
+    spec = CrossbarSpec(r_wordline_ohm=args.r_wire, r_bitline_ohm=args.r_wire, r_driver_ohm=args.r_driver)
     schemes = {s: Scheme(s, args.amplitude, args.width, args.edge) for s in SCHEME_NAMES}
     run_dir = new_run_dir(args.runs_dir, f"program-{action}", args.run_id)
     return run_dir, spec, schemes, np.linspace(lo, hi, int(n)) * 1e-9
@@ -74,8 +74,7 @@ def _setup(args, action: str):
 def measure_stdp(shape, schemes, delays, spec, run_dir):
     """STDP curves of both schemes and polarities: (scheme, polarity, delay) ΔG in S."""
     from .. import io
-    from .programming import Event, coincidence_netlist
-    from .programming_measure import default_selected, stdp_curve
+    from ..programming import Event, coincidence_netlist, default_selected, stdp_curve
 
     out = np.empty((len(schemes), 2, len(delays)))
     for a, (name, sc) in enumerate(schemes.items()):
@@ -90,7 +89,7 @@ def measure_stdp(shape, schemes, delays, spec, run_dir):
 def _stdp_dataset(stdp, schemes, delays):
     import xarray as xr
 
-    from .programming_measure import overlap_s
+    from ..programming import overlap_s
 
     sc = next(iter(schemes.values()))
     return xr.Dataset(
@@ -102,7 +101,7 @@ def _stdp_dataset(stdp, schemes, delays):
 def cmd_stdp(args) -> int:
     from .. import io
     from ..experiments.runs import write_status
-    from .programming_plots import plot_stdp
+    from ..figures.programming import plot_stdp
 
     t0 = time.perf_counter()
     run_dir, spec, schemes, delays = _setup(args, "stdp")
@@ -144,8 +143,8 @@ def cmd_calibrate(args) -> int:
     from .. import io
     from ..devices.library import save_device
     from ..experiments.runs import write_status
-    from .programming_measure import CATEGORIES, calibrate, disturb_sweep, isolated_response, pulse_response
-    from .programming_plots import plot_disturb, plot_pulse_response, plot_stdp
+    from ..figures.programming import plot_disturb, plot_pulse_response, plot_stdp
+    from ..programming import CATEGORIES, calibrate, disturb_sweep, isolated_response, pulse_response
 
     name = safe_identifier(args.name, "--name")
     if min(args.pulses) < 8:

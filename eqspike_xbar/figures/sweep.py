@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from .. import io
-from ..plots import plt
+from . import plt
 
 SEED_KEY = "run.seed"
 

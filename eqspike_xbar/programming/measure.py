@@ -9,7 +9,7 @@
   gap + edge, so its ΔG per pulse is ~1 % of the range larger: not the same waveform.)
 - :func:`stdp_curve`: ΔG of the selected cell after one event against the pre→post delay.
 - :func:`calibrate`: fits the behavioural model's LTP/LTD curves to the in-array response
-  with :func:`~eqspike_xbar.devices.fitting.fit_ramps` (the project's one fitter) and sets
+  with :func:`~eqspike_xbar.devices.pulse_fit.fit_and_replay` (ramp -> fit -> replay) and sets
   its ``half_select`` disturb from the measured half-selected cells.
 
 Every run goes through :class:`~eqspike_xbar.spice.NgspiceRunner`; its failures arrive as
@@ -24,13 +24,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..devices.characterize import VteamParams
-from ..devices.fitting import FitResult, fit_ramps
-from ..devices.measurements import Ramp
-from ..devices.model import DeviceArray
-from ..devices.params import Effects, HalfSelect, Pulse
+from ..devices.fitting import FitResult
+from ..devices.params import HalfSelect, Pulse
+from ..devices.pulse_fit import fit_and_replay
+from ..crossbar.spec import CrossbarSpec
 from ..errors import CircuitError
-from .programming import Event, Scheme, coincidence_netlist, states
-from .spec import CrossbarSpec
+from .netlist import Event, Scheme, coincidence_netlist, states
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +144,7 @@ def isolated_response(scheme: Scheme, polarity, device: VteamParams = VteamParam
     pol = np.asarray(polarity)
     if pol.ndim != 1 or pol.size == 0 or not np.all(np.isin(pol, (1, -1))):
         raise CircuitError("polarity must be a non-empty sequence of +1 (SET/LTP) and -1 (RESET/LTD)")
-    ideal = CrossbarSpec(r_wordline=0.0, r_bitline=0.0, r_driver=0.0)
+    ideal = CrossbarSpec(r_wordline_ohm=0.0, r_bitline_ohm=0.0, r_driver_ohm=0.0)
     events = [Event(0, 0, int(s)) for s in pol]
     text, samples = coincidence_netlist((1, 1), events, scheme, ideal, device, w0, max_step_s, title="isolated device")
     res = _runner(runner).run(text)
@@ -175,17 +174,6 @@ def stdp_curve(delays_s, shape=(8, 8), scheme: Scheme = Scheme(), polarity: int 
 def overlap_s(delays_s, scheme: Scheme) -> np.ndarray:
     """Overlap (s) of the pre and post pulses at half height: max(0, width + edge − |delay|)."""
     return np.maximum(0.0, scheme.width_s + scheme.edge_s - np.abs(np.asarray(delays_s, dtype=float)))
-
-
-def replay(params, g0: float, polarity) -> np.ndarray:
-    """The behavioural model's conductance (S) before and after each signed pulse (noise off)."""
-    arr = DeviceArray(params, (1,), seed=0, effects=Effects.none().only("nonlinearity", "asymmetry"),
-                      g_init=np.array([g0]))
-    out = [arr.conductance()[0]]
-    for s in polarity:
-        arr.apply_pulses(np.array([int(s)]))
-        out.append(arr.conductance()[0])
-    return np.array(out)
 
 
 @dataclass
@@ -223,22 +211,13 @@ class Calibration:
 def calibrate(response: PulseResponse, name: str = "vteam_array", g_isolated=None) -> Calibration:
     """Fit the behavioural model to ``response``'s selected cell; disturb from its half-selected cells."""
     g, pol = response.g_selected, response.polarity
-    ramps, start = [], 1
-    for s in (1, -1):
-        n = int(np.sum(pol == s))
-        if n:
-            ramps.append(Ramp(s, g[start:start + n], "0", 0))
-            start += n
     sc = response.scheme
     src = (f"ngspice coincidence transient, {response.shape[0]}x{response.shape[1]} array of circuits/memristor_vteam.lib, "
            f"{sc.name} scheme, {sc.amplitude_V:g} V / {sc.width_s:g} s, cell {response.selected}")
-    fit = fit_ramps(ramps, name, source=src)
     pulse = Pulse(ltp_V=sc.amplitude_V, ltd_V=-sc.amplitude_V, width_s=sc.width_s, source=src)
-    params = fit.params.with_(half_select=response.half_select(), pulse=pulse,
-                              description=f"VTEAM compact model calibrated in a crossbar ({sc.name} scheme)")
-    fit.params = params
-    return Calibration(response, fit, replay(params, g[0], pol),
-                       None if g_isolated is None else np.asarray(g_isolated))
+    fit, g_model = fit_and_replay(g, pol, name, src, half_select=response.half_select(), pulse=pulse,
+                                  description=f"VTEAM compact model calibrated in a crossbar ({sc.name} scheme)")
+    return Calibration(response, fit, g_model, None if g_isolated is None else np.asarray(g_isolated))
 
 
 def disturb_sweep(amplitudes_V, schemes=("V/2", "V/3"), shape=(8, 8), n_pulses: int = 4, base: Scheme = Scheme(),

@@ -1,44 +1,20 @@
-"""Figures: a device's LTP/LTD curves with their variability band; fit quality and residuals."""
+"""Device figures: LTP/LTD curves with their variability band; fit quality and residuals; a
+SPICE characterisation against the fitted model."""
 from __future__ import annotations
 
 import numpy as np
 
+from ..devices.fitting import FitResult
+from ..devices.model import ltp_ltd_sweep
+from ..devices.params import DeviceParams, Effects
 from ..io import save_figure
-from .fitting import FitResult
-from .model import DeviceArray
-from .params import DeviceParams, Effects
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def sweep(params: DeviceParams, n_devices: int = 1, seed=0, effects: Effects | None = None,
-          cycles: int = 1) -> np.ndarray:
-    """Conductance (S) of ``n_devices`` over full LTP then LTD sweeps: shape (pulses + 1, n)."""
-    arr = DeviceArray(params, (n_devices,), seed=seed, effects=effects or Effects(read_noise=False))
-    out = [arr.conductance()]
-    n_up = int(params.conductance.levels * 1.1)
-    n_down = int(params.conductance.pulses_ltd * 1.1)
-    for _ in range(cycles):
-        for d, n in ((1, n_up), (-1, n_down)):
-            step = np.full(n_devices, d)
-            for _ in range(n):
-                arr.apply_pulses(step)
-                out.append(arr.conductance())
-    return np.array(out)
+from . import plt
 
 
 def plot_device(params: DeviceParams, path, n_devices: int = 200, seed: int = 0):
     """LTP then LTD sweep: nominal curve, mean and 5–95 % band of ``n_devices`` devices."""
-    plt = _plt()
-    nominal = sweep(params, 1, seed, Effects(c2c=False, d2d=False, stuck=False, read_noise=False))[:, 0]
-    population = sweep(params, n_devices, seed, Effects(stuck=False, read_noise=False))
+    nominal = ltp_ltd_sweep(params, 1, seed, Effects(c2c=False, d2d=False, stuck=False, read_noise=False))[:, 0]
+    population = ltp_ltd_sweep(params, n_devices, seed, Effects(stuck=False, read_noise=False))
     x = np.arange(nominal.size)
     k, unit = (1e9, "nS") if params.conductance.gmax_S < 1e-6 else (1e6, "µS")
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -58,7 +34,6 @@ def plot_device(params: DeviceParams, path, n_devices: int = 200, seed: int = 0)
 
 def plot_fit(result: FitResult, fit_path, residual_path):
     """Fit quality (data and model against pulse position) and residual figures."""
-    plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, d, title in ((axes[0], 1, "potentiation (LTP)"), (axes[1], -1, "depression (LTD)")):
         for dev in result.devices:
@@ -91,3 +66,17 @@ def plot_fit(result: FitResult, fit_path, residual_path):
     axes[2].set_ylabel("mean residual of ramp (% of range)")
     axes[2].set_title("cycle-to-cycle drift")
     return save_figure(fig, residual_path)
+
+
+def plot_characterisation(result, path):
+    """ngspice pulse-train conductances against the fitted behavioural model, and their difference."""
+    fig, ax = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+    x = np.arange(result.g_spice.size)
+    ax[0].plot(x, result.g_spice * 1e6, ".", ms=2, label="ngspice")
+    ax[0].plot(x, result.g_model * 1e6, "-", lw=1, label="fitted behavioural model")
+    ax[0].set_ylabel("conductance (µS)")
+    ax[0].legend()
+    ax[1].plot(x, 100 * result.error_frac)
+    ax[1].set_ylabel("|ΔG| (% of range)")
+    ax[1].set_xlabel("pulse number")
+    return save_figure(fig, path)
