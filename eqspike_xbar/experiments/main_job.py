@@ -31,8 +31,17 @@ log = logging.getLogger(__name__)
 FIDELITIES = ("ideal", "device", "circuit")
 
 
+def fidelity_dict(base: dict, fidelity: str) -> dict:
+    """One fidelity's config: the base with its synapse backend; float weights have no update
+    scheme, so the ideal fidelity drops ``[synapses.update]``."""
+    d = merge(base, {"synapses": {"backend": fidelity}})
+    if fidelity == "ideal":
+        d["synapses"] = {k: v for k, v in d["synapses"].items() if k != "update"}
+    return d
+
+
 def train_fidelity(base: dict, fidelity: str, run_dir: Path, progress: bool) -> tuple[xr.Dataset, Trainer]:
-    cfg = config_from_dict(merge(base, {"synapses": {"backend": fidelity}}), f"{run_dir / fidelity}")
+    cfg = config_from_dict(fidelity_dict(base, fidelity), f"{run_dir / fidelity}")
     sub = run_dir / fidelity
     io.ensure_writable_dir(sub)
     trainer = Trainer(cfg, sub, progress=progress)
@@ -119,14 +128,17 @@ def cmd_run(args) -> int:
                                  "resume a training run with 'eqspike-xbar train --resume'")
         cfg = config_from_dict(base, str(run_dir / "config.toml"))
         for fid in fidelities:
-            config_from_dict(merge(base, {"synapses": {"backend": fid}}), f"fidelity {fid}")
+            config_from_dict(fidelity_dict(base, fid), f"fidelity {fid}")
         io.write_text(run_dir / "config.toml", cfg.to_toml())
     else:
-        cfg = load_config(args.config or default_config_path("main_digits.toml"), overrides)
+        # the base is read with the first programmed fidelity's backend, so an update scheme is valid
+        programmed = next((f for f in fidelities if f != "ideal"), "ideal")
+        cfg = load_config(args.config or default_config_path("main_digits.toml"),
+                          [*overrides, {"synapses": {"backend": programmed}}])
         if cfg.learning.epochs < 1:
             raise RunFolderError("the main job needs learning.epochs >= 1")
         for fid in fidelities:  # every fidelity's config must be valid before anything runs
-            config_from_dict(merge(cfg.to_dict(), {"synapses": {"backend": fid}}), f"fidelity {fid}")
+            config_from_dict(fidelity_dict(cfg.to_dict(), fid), f"fidelity {fid}")
         base = cfg.to_dict()
         run_dir = new_run_dir(args.runs_dir, f"main-{cfg.data.name}", args.run_id)
         io.write_text(run_dir / "config.toml", cfg.to_toml())
