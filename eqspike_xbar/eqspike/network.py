@@ -60,6 +60,7 @@ class EqSpikeNetwork:
         ]
         self.biases = [np.zeros(n, dtype=self.dtype) for n in self.sizes[1:]]
         self.lr_factor = 1.0  # learning-rate schedule factor, set per epoch by the trainer
+        self._rounding_rng = None  # stochastic ternary post factor: the minibatch generator
         self.reset_counters()
 
     def reset_counters(self) -> None:
@@ -173,6 +174,8 @@ class EqSpikeNetwork:
     def nudged_phases(self, x, target, state: FreeState, betas, rng):
         """Run the P nudged phases side by side from ``state`` and apply the learning rule."""
         B, P, L = len(x), len(betas), self.L
+        # stochastic ternary post factor: the neurons' own random pulses (drawn from this minibatch's stream)
+        self._rounding_rng = rng if self.learn.ternary_rounding == "stochastic" else None
         rep = (lambda a: None if a is None else np.tile(a, (P, 1))) if P > 1 else (lambda a: None if a is None else a.copy())
         h = [rep(hl) for hl in state.h]
         acc = None if state.acc is None else [rep(a) for a in state.acc]
@@ -236,7 +239,9 @@ class EqSpikeNetwork:
         """Per weight layer: (row events, column events, bias sum) pairing the given spikes with
         the state change h_old -> h_new."""
         lc = self.learn
-        q = [post_factor(hn - ho, lc.post_factor, lc.ternary_threshold, 1.0) * sigma
+        if lc.contrast == "neuron":
+            return self._neuron_contrast_events(s_in, spikes, h_old, h_new)
+        q = [post_factor(hn - ho, lc.post_factor, lc.ternary_threshold, 1.0, self._rounding_rng) * sigma
              for hn, ho in zip(h_new, h_old)]
         out = []
         for k in range(self.L):
@@ -249,6 +254,35 @@ class EqSpikeNetwork:
                 rows = np.concatenate([spikes[k - 1], q[k - 1]])
                 cols = np.concatenate([q[k], spikes[k]])
             out.append((rows, cols, q[k].sum(0)))
+        return out
+
+    def _neuron_contrast_events(self, s_in, spikes, h_old, h_new):
+        """``contrast = 'neuron'``: the +β and −β phases (rows [:B] and [B:]) are contrasted in
+        each neuron, not in each synapse. With x⁺y⁺ − x⁻y⁻ = x⁺(y⁺ − y⁻) + (x⁺ − x⁻)y⁻ for every
+        pre/post pair, a synapse sees a pulse only where a neuron's two phases differ: the post
+        factor is q(Δh⁺ − Δh⁻) (paired with the +β spike), and a spike that differs between the
+        phases (±1) is paired with the −β phase's q(Δh⁻). Each neuron keeps its +β phase's K
+        spikes and state changes (a per-neuron buffer, nothing per synapse); with the analog post
+        factor the weight change equals the per-synapse contrast exactly."""
+        lc = self.learn
+        B = h_new[0].shape[0] // 2
+        q = lambda d: post_factor(d, lc.post_factor, lc.ternary_threshold, 1.0, self._rounding_rng)  # noqa: E731
+        dh = [hn - ho for hn, ho in zip(h_new, h_old)]
+        qd = [q(d[:B] - d[B:]) for d in dh]  # contrast of the state change
+        qm = [q(d[B:]) for d in dh]  # the −β phase's own post factor
+        out = []
+        for k in range(self.L):
+            a = s_in if k == 0 else spikes[k - 1]
+            if a.shape[0] == B:  # identical in both phases (the clamped, deterministic input)
+                rows, cols = a, qd[k]
+            else:
+                rows, cols = [a[:B], a[:B] - a[B:]], [qd[k], qm[k]]
+                if k > 0:  # the shared weight: post spike x pre change
+                    b = spikes[k]
+                    rows += [qd[k - 1], qm[k - 1]]
+                    cols += [b[:B], b[:B] - b[B:]]
+                rows, cols = np.concatenate(rows), np.concatenate(cols)
+            out.append((rows, cols, qd[k].sum(0)))
         return out
 
     def _contrastive_events(self, x, state, h_end, sigma, P):

@@ -21,13 +21,20 @@ from __future__ import annotations
 import numpy as np
 
 
-def post_factor(dh: np.ndarray, kind: str, threshold: float, scale: float) -> np.ndarray:
-    """The update signal carried by a neuron whose state changed by ``dh`` in one step."""
+def post_factor(dh: np.ndarray, kind: str, threshold: float, scale: float,
+                rng: np.random.Generator | None = None) -> np.ndarray:
+    """The update signal carried by a neuron whose state changed by ``dh`` in one step.
+
+    ternary: scale·sign(dh)·[|dh| >= threshold]; with ``rng`` (stochastic ternary) instead
+    scale·sign(dh)·Bernoulli(min(1, |dh|/threshold)): a pulse with probability proportional to
+    the change, unbiased (E = dh for |dh| <= threshold) when scale = threshold."""
     if kind == "analog":
         return dh
-    # ternary: scale * sign(dh) * [|dh| >= threshold]
     q = np.sign(dh)
-    q[np.abs(dh) < threshold] = 0.0
+    if rng is None:
+        q[np.abs(dh) < threshold] = 0.0
+    else:
+        q[rng.random(dh.shape, dtype=np.float32) >= np.abs(dh) / threshold] = 0.0
     q *= scale
     return q
 
