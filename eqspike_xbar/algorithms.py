@@ -113,6 +113,8 @@ def resolve_mapping(d: dict) -> dict:
             what = f"section [{key}]" if "." not in key else key
             raise ConfigError(f"{what} belongs to learning.algorithm = {owners}, not {name!r}: remove it")
     out = dict(d)
+    if not _get(d, "learning.algorithm"):  # follows network.neuron: the config means what it always meant
+        return out
     for key, value in algo.requires.items():
         if _has(out, key) and _get(out, key) != value:
             raise ConfigError(f"learning.algorithm = {name!r} needs {key} = {value!r}, got {_get(out, key)!r}")

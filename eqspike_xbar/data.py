@@ -123,7 +123,7 @@ def _crop(ds: Dataset, name: str, crop: int) -> Dataset:
 
     def cut(split: Split) -> Split:
         x = split.x.reshape(len(split.x), h, w)[:, crop : h - crop, crop : w - crop]
-        return Split(np.ascontiguousarray(x.reshape(len(x), -1)), split.y)
+        return Split(np.ascontiguousarray(x.reshape(len(x), shape[0] * shape[1])), split.y)
 
     return Dataset(name, cut(ds.train), cut(ds.validation), cut(ds.test), ds.n_classes, shape)
 
