@@ -50,8 +50,9 @@ class RunConfig:
 
 @dataclass
 class DataConfig:
-    name: Literal["digits", "mnist", "fashion_mnist"] = "digits"
-    """Data set: 'digits' (scikit-learn 8x8, embedded), 'mnist', 'fashion_mnist' (IDX files)."""
+    name: Literal["digits", "mnist", "mnist20", "fashion_mnist"] = "digits"
+    """Data set: 'digits' (scikit-learn 8x8, embedded), 'mnist', 'fashion_mnist' (IDX files);
+    'mnist20': MNIST's central 20x20 pixels (400 inputs, as Renner et al. 2024)."""
     data_dir: str = ""
     """Folder holding the IDX files (empty: $EQSPIKE_XBAR_DATA, the cache, or download)."""
     validation_size: int = -1
@@ -106,6 +107,9 @@ class NetworkConfig:
 
 @dataclass
 class LearningConfig:
+    algorithm: str = ""
+    """On-chip learning algorithm: 'eqspike', 'rate_ep' or 'spiking_bp' (eqspike_xbar.algorithms);
+    empty: from network.neuron ('spiking': eqspike, 'rate': rate_ep)."""
     rule: Literal["two_factor", "contrastive"] = "two_factor"
     """'two_factor': sum over nudged steps of pre spike x change of post state (EqSpike);
     'contrastive': rho(pre) rho(post) at the end of the nudged phase minus the same at the
@@ -115,8 +119,9 @@ class LearningConfig:
     'positive': one phase at +beta (the naive variant); 'random_sign': one phase at +-beta."""
     beta: float = 1.0
     """Nudging strength (output cost 1/2 ||y - s_out||^2)."""
-    lr: list[float] = field(default_factory=lambda: [0.1, 0.05])
-    """Learning rate per weight layer (W and b), input side first; one value per layer."""
+    lr: list[float] = field(default_factory=list)
+    """Learning rate per weight layer (W and b), input side first; one value per layer (or one
+    for all). Empty: the algorithm's default (EP: 0.1, 0.05; spiking_bp: 2/1024 per coincidence)."""
     lr_decay: float = 1.0
     """Learning rates are multiplied by lr_decay**epoch (epoch counted from 0); 1: constant."""
     batch_size: int = 20
@@ -160,6 +165,28 @@ class LearningConfig:
             raise ConfigError("learning.ternary_threshold must be >= 0 and learning.ternary_scale > 0")
         if self.ternary_rounding == "stochastic" and self.ternary_threshold <= 0:
             raise ConfigError("learning.ternary_rounding = 'stochastic' needs learning.ternary_threshold > 0")
+
+
+@dataclass
+class SpikingBPConfig:
+    """[spiking_bp]: spiking backpropagation (learning.algorithm = 'spiking_bp'; see
+    eqspike_xbar/backprop). Weights are in units of the neuron input; defaults: Renner et al. 2024
+    and their code (Loihi threshold 1024 = 1 weight unit)."""
+
+    threshold: float = 0.5
+    """A binary neuron spikes when its input z > threshold (Loihi: the gate brings the neuron to
+    half of its threshold, 512 of 1024). Its derivative gate is 0 < z < 2*threshold."""
+    input_threshold: float = 0.5
+    """Input encoding: a pixel (in [0, 1]) sends one spike when its value > input_threshold."""
+    init_clip: float = 0.234375
+    """Initial weights normal(0, sqrt(2 / (fan_in + fan_out))) clipped to +-init_clip (240/1024)."""
+    readout: Literal["spikes", "potential"] = "spikes"
+    """Prediction: 'spikes' — correct only when the output spikes are exactly the one-hot target
+    (the paper's 96.3 %); 'potential' — argmax of the output neurons' input (the paper's 97.5 %)."""
+
+    def __post_init__(self):
+        if self.threshold <= 0 or self.init_clip <= 0:
+            raise ConfigError("spiking_bp.threshold and spiking_bp.init_clip must be > 0")
 
 
 @dataclass
@@ -373,9 +400,19 @@ class ExperimentConfig:
     learning: LearningConfig = field(default_factory=LearningConfig)
     synapses: SynapseConfig = field(default_factory=SynapseConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
+    spiking_bp: SpikingBPConfig = field(default_factory=SpikingBPConfig)
 
     def __post_init__(self):
+        from .algorithms import ALGORITHMS
+
         n_weights = len(self.network.layers) - 1
+        if not self.learning.algorithm:
+            self.learning.algorithm = "rate_ep" if self.network.neuron == "rate" else "eqspike"
+        if self.learning.algorithm not in ALGORITHMS:
+            raise ConfigError(f"learning.algorithm {self.learning.algorithm!r} is unknown; "
+                              f"available: {', '.join(sorted(ALGORITHMS))}")
+        if not self.learning.lr:
+            self.learning.lr = list(ALGORITHMS[self.learning.algorithm].lr(n_weights))
         if len(self.learning.lr) == 1:
             self.learning.lr = self.learning.lr * n_weights
         if len(self.learning.lr) != n_weights:
@@ -420,18 +457,23 @@ class ExperimentConfig:
 
     @property
     def run_name(self) -> str:
-        return self.run.name or f"{self.data.name}-{'eqspike' if self.network.neuron == 'spiking' else 'rate-ep'}"
+        return self.run.name or f"{self.data.name}-{self.learning.algorithm.replace('_', '-')}"
 
     def to_dict(self) -> dict:
-        return to_mapping(self)
+        """The resolved config, without the options of other learning algorithms."""
+        from .algorithms import drop_foreign
+
+        return drop_foreign(to_mapping(self), self.learning.algorithm)
 
     def to_toml(self) -> str:
         return tomli_w.dumps(self.to_dict())
 
 
 def config_from_dict(d: dict, where: str = "config") -> ExperimentConfig:
+    from .algorithms import resolve_mapping
+
     try:
-        return from_mapping(ExperimentConfig, d)
+        return from_mapping(ExperimentConfig, resolve_mapping(d))
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 

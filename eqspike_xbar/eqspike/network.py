@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..layered import LayeredState
 from ..synapses import make_synapse_layer
 from .neurons import leaky_step, make_encoder
 from .rules import nudging_betas, post_factor
@@ -35,7 +36,7 @@ class FreeState:
     acc_in: np.ndarray | None  # input-layer accumulators
 
 
-class EqSpikeNetwork:
+class EqSpikeNetwork(LayeredState):
     def __init__(self, network, learning, synapses=None, dtype="float32", rng=None):
         """``network``, ``learning``, ``synapses``: the config sections (see config.py)."""
         rng = rng if rng is not None else np.random.default_rng(0)
@@ -302,29 +303,3 @@ class EqSpikeNetwork:
         for k, (rows, cols, db) in enumerate(layer_events):
             self.synapses[k].update(rows, cols, scales[k])
             self.biases[k] += scales[k] * db
-
-    # ------------------------------------------------------------------ state
-    def state_dict(self) -> dict[str, np.ndarray]:
-        d = {}
-        for k, syn in enumerate(self.synapses):
-            for name, arr in syn.state_dict().items():
-                d[f"synapses_{k}_{name}"] = arr
-        for k, b in enumerate(self.biases):
-            d[f"bias_{k}"] = b
-        return d
-
-    def load_state_dict(self, d: dict[str, np.ndarray]) -> None:
-        for k, syn in enumerate(self.synapses):
-            prefix = f"synapses_{k}_"
-            syn.load_state_dict({n[len(prefix):]: v for n, v in d.items() if n.startswith(prefix)})
-        for k in range(self.L):
-            self.biases[k][...] = d[f"bias_{k}"]
-
-    def first_nonfinite_layer(self) -> str | None:
-        """Name of the first weight/bias layer holding NaN or inf, or None."""
-        for k, syn in enumerate(self.synapses):
-            if not np.isfinite(syn.weights.sum()):
-                return f"W{k + 1} ({self.sizes[k]}x{self.sizes[k + 1]})"
-            if not np.isfinite(self.biases[k].sum()):
-                return f"b{k + 1}"
-        return None

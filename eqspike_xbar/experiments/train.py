@@ -23,7 +23,7 @@ from .. import io
 from ..config import ExperimentConfig, config_from_dict, load_config
 from ..data import load_dataset
 from ..energy import COMPONENTS, energy_breakdown, reset_counters
-from ..eqspike import EqSpikeNetwork
+from ..algorithms import ALGORITHMS
 from ..errors import ConfigError, RunFolderError, TrainingDiverged
 from .runs import new_run_dir, overrides_from_args, read_status, resume_config, write_status
 
@@ -33,10 +33,9 @@ ENERGY_ROWS = COMPONENTS + ("total", "gpu")
 _METRICS = ("train_accuracy", "train_cost", "validation_accuracy", "test_accuracy", "epoch_time_s", "eval_time_s")
 
 
-def build_network(cfg: ExperimentConfig) -> EqSpikeNetwork:
-    return EqSpikeNetwork(
-        cfg.network, cfg.learning, cfg.synapses, dtype=cfg.run.dtype, rng=np.random.default_rng([cfg.run.seed, 1])
-    )
+def build_network(cfg: ExperimentConfig):
+    """The network of ``learning.algorithm`` (eqspike_xbar.algorithms registry)."""
+    return ALGORITHMS[cfg.learning.algorithm].build(cfg)
 
 
 def load_data(cfg: ExperimentConfig):
@@ -58,7 +57,7 @@ def load_data(cfg: ExperimentConfig):
     return ds
 
 
-def accuracy(net: EqSpikeNetwork, split, rng, batch_size: int) -> float:
+def accuracy(net, split, rng, batch_size: int) -> float:
     if len(split) == 0:
         return float("nan")
     return float((net.predict(split.x, rng, batch_size) == split.y).mean())
@@ -216,8 +215,11 @@ class Trainer:
             n_train=len(self.data.train),
             n_validation=len(self.data.validation),
             n_test=len(self.data.test),
-            neuron=self.cfg.network.neuron,
-            rule=self.cfg.learning.rule,
+            algorithm=self.cfg.learning.algorithm,
+            steps_per_train_sample=int(self.net.steps_per_train_sample),
+            steps_per_inference_sample=int(self.net.steps_per_inference_sample),
+            **({"neuron": self.cfg.network.neuron, "rule": self.cfg.learning.rule}
+               if self.cfg.learning.algorithm != "spiking_bp" else {}),
             synapse_backend=self.cfg.synapses.backend,
             device=self.cfg.synapses.device,
             config_toml=self.cfg.to_toml(),
@@ -227,7 +229,7 @@ class Trainer:
 
 # ------------------------------------------------------------------ command line
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train an EqSpike / rate-EP network; writes runs/<run-id>/")
+    p = sub.add_parser("train", help="train an EqSpike / rate-EP / spiking-backprop network; writes runs/<run-id>/")
     p.add_argument("--config", help="experiment TOML (see configs/); default: all defaults (digits)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set learning.epochs=3 (repeatable)")

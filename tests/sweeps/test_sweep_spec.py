@@ -38,7 +38,7 @@ def test_base_relative_to_sweep_file_and_nested_tables(tmp_path):
 @pytest.mark.parametrize(
     "doc, message",
     [
-        ({"axes": {"learning.betaa": [1.0]}}, "'learning.betaa' is not a config key: unknown key learning.betaa; known keys in [learning]: apply"),
+        ({"axes": {"learning.betaa": [1.0]}}, "'learning.betaa' is not a config key: unknown key learning.betaa; known keys in [learning]: algorithm, apply"),
         ({"axes": {"wire_resistance": [1.0]}}, "'wire_resistance' is not a config key: unknown key wire_resistance"),
         ({"set": {"network.epss": 1}, "axes": {"seeds": [0]}}, "[set]: 'network.epss' is not a config key"),
         ({"axes": {"network.eps.x": [1]}}, "network.eps is a value, not a table"),

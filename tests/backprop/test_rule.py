@@ -1,0 +1,88 @@
+"""One spiking_bp update equals, exactly, backpropagation in the same binary network with the
+paper's gated derivative, written out in plain numpy (Renner et al. 2024; the authors'
+numpy_simulation.py: W2 is updated before the backward pass reads it)."""
+import numpy as np
+import pytest
+
+from eqspike_xbar.algorithms import ALGORITHMS
+from eqspike_xbar.config import config_from_dict
+
+SIZES = [7, 6, 4]
+LR = [0.0625, 0.125]
+
+
+def make_net(backend="ideal", **synapses):
+    cfg = config_from_dict({"run": {"dtype": "float64"}, "network": {"layers": SIZES},
+                            "learning": {"algorithm": "spiking_bp", "lr": LR},
+                            "synapses": {"backend": backend, **synapses}})
+    return cfg, ALGORITHMS["spiking_bp"].build(cfg)
+
+
+def reference_update(W1, W2, xraw, y, lr, theta=0.5):
+    """Plain numpy: binary neurons [z > theta], derivative gate [0 < z < 2 theta], ternary errors."""
+    x = (xraw > 0.5).astype(float)
+    z1 = x @ W1
+    h = (z1 > theta).astype(float)
+    g1 = ((z1 > 0) & (z1 < 2 * theta)).astype(float)
+    z2 = h @ W2
+    o = (z2 > theta).astype(float)
+    g2 = ((z2 > 0) & (z2 < 2 * theta)).astype(float)
+    t = np.eye(W2.shape[1])[y]
+    d2 = (t - o) * g2
+    W2n = W2 + lr[1] * h.T @ d2
+    d1 = np.sign(d2 @ W2n.T) * g1
+    W1n = W1 + lr[0] * x.T @ d1
+    return W1n, W2n, d1, d2, o
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_one_update_is_exactly_backprop_of_the_binary_network(batch):
+    rng = np.random.default_rng(5)
+    checked = 0
+    for trial in range(200):
+        _, net = make_net()
+        W1 = rng.uniform(-0.4, 0.6, SIZES[:2])
+        W2 = rng.uniform(-0.4, 0.6, SIZES[1:])
+        net.synapses[0].W[...] = W1
+        net.synapses[1].W[...] = W2
+        xraw = rng.random((batch, SIZES[0]))
+        y = rng.integers(0, SIZES[2], batch)
+        W1n, W2n, d1, d2, o = reference_update(W1, W2, xraw, y, LR)
+        out = net.train_batch(xraw, y, rng)
+        np.testing.assert_array_equal(out, o)  # the spike readout
+        np.testing.assert_array_equal(net.synapses[1].weights, W2n)
+        np.testing.assert_array_equal(net.synapses[0].weights, W1n)
+        # a case that exercises both signs of the output error and a hidden error
+        if (d2 > 0).any() and (d2 < 0).any() and np.count_nonzero(d1) >= 2:
+            checked += 1
+    assert checked >= 10  # enough non-trivial cases among the trials
+
+
+def test_saturated_and_silent_neurons_pass_no_error():
+    """The derivative gate: an output neuron with z >= 1 (saturated) or z <= 0 gets no error even
+    when it is wrong, and the hidden neurons behind it get nothing either."""
+    _, net = make_net()
+    net.synapses[0].W[...] = 0.0
+    net.synapses[0].W[0, :] = 0.75  # hidden neurons all spike (0.5 < z = 0.75 < 1)
+    W2 = np.zeros(SIZES[1:])
+    W2[:, 1] = 1.0  # output 1: z = 6 >= 1, saturated and wrong for target 0
+    W2[:, 0] = -1.0  # output 0: z = -6 <= 0, silent and wrong (target 0)
+    net.synapses[1].W[...] = W2
+    x = np.zeros((1, SIZES[0]))
+    x[0, 0] = 1.0
+    net.train_batch(x, np.array([0]), np.random.default_rng(0))
+    np.testing.assert_array_equal(net.synapses[1].weights, W2)
+    assert net.counters["time_steps"] == 12 and net.steps_per_train_sample == 12
+
+
+def test_counts_per_sample_follow_the_gated_schedule():
+    _, net = make_net()
+    x = np.random.default_rng(1).random((5, SIZES[0]))
+    net.train_batch(x, np.arange(5) % SIZES[2], np.random.default_rng(0))
+    assert net.counters["time_steps"] == 5 * 12
+    assert net.counters["neuron_updates"] == 5 * (4 * 7 + 11 * 6 + 14 * 4 + 12)
+    assert net.counters["spikes"] >= 5 * 13  # gates and target at least
+    net.reset_counters()
+    net.predict(x, np.random.default_rng(0))
+    assert net.counters["time_steps"] == 5 * 4 and net.steps_per_inference_sample == 4
+    assert net.counters["neuron_updates"] == 5 * (sum(SIZES) + 4)
