@@ -38,7 +38,8 @@ EP_OPTIONS = frozenset({
     "network.neuron", "network.encoder", "network.eps", "network.free_steps", "network.nudged_steps",
     "network.readout_steps", "network.init_scale",
     "learning.rule", "learning.nudging", "learning.beta", "learning.apply", "learning.pairing",
-    "learning.post_factor", "learning.ternary_threshold", "learning.ternary_scale",
+    "learning.post_factor", "learning.ternary_threshold", "learning.ternary_scale", "learning.ternary_rounding",
+    "learning.contrast",
 })
 SBP_OPTIONS = frozenset({"spiking_bp"})
 

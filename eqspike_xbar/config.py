@@ -442,8 +442,9 @@ class ExperimentConfig:
             raise ConfigError(
                 f"synapses.update.scheme = {up.scheme!r} needs programmed devices, but synapses.backend = "
                 f"{self.synapses.backend!r} has float weights: use backend 'device' or 'circuit', or drop the scheme")
-        if SCHEMES[up.scheme].needs_ternary_events and not (
-                self.network.neuron == "spiking" and self.learning.post_factor == "ternary"):
+        ternary_events = self.learning.algorithm == "spiking_bp" or (  # binary activity x signed error
+            self.network.neuron == "spiking" and self.learning.post_factor == "ternary")
+        if SCHEMES[up.scheme].needs_ternary_events and not ternary_events:
             raise ConfigError(
                 f"synapses.update.scheme = {up.scheme!r} programs one pulse per coincidence of a pre spike and a "
                 "ternary post pulse: set network.neuron = 'spiking' and learning.post_factor = 'ternary'")
