@@ -142,12 +142,15 @@ class LearningConfig:
     """Ternary post factor: 'threshold' — a pulse when |Δh| >= ternary_threshold; 'stochastic' —
     a pulse with probability min(1, |Δh| / ternary_threshold) (a stochastic pulse train of the
     post neuron; unbiased when ternary_scale = ternary_threshold)."""
-    contrast: Literal["synapse", "neuron"] = "synapse"
+    contrast: Literal["synapse", "neuron", "phase"] = "synapse"
     """Where the +β and −β nudged phases are subtracted (two_factor rule, symmetric nudging):
     'synapse' — each phase's coincidences reach the synapses with the phase's sign (a device
     sees both and they cancel only on average); 'neuron' — each neuron keeps its +β phase's
     spikes and state changes (K steps, a per-neuron buffer) and the synapses see only where the
-    two phases differ (post factor q(Δh⁺ − Δh⁻)); equal to 'synapse' with the analog post factor."""
+    two phases differ (post factor q(Δh⁺ − Δh⁻)); equal to 'synapse' with the analog post factor;
+    'phase' — each neuron keeps only h⁺(K) and contrasts its whole change over the phases,
+    d = h⁺(K) − h⁻(K); after the phases the pre neurons replay their +β spikes while the post
+    neurons send q(d/K) (network.EqSpikeNetwork._phase_contrast_events)."""
 
     def __post_init__(self):
         if self.beta <= 0:
@@ -158,8 +161,8 @@ class LearningConfig:
             raise ConfigError("learning.batch_size must be >= 1 and learning.epochs >= 0")
         if any(lr < 0 for lr in self.lr):
             raise ConfigError(f"learning.lr must be >= 0, got {self.lr}")
-        if self.contrast == "neuron" and (self.nudging != "symmetric" or self.rule != "two_factor"):
-            raise ConfigError("learning.contrast = 'neuron' needs learning.nudging = 'symmetric' and "
+        if self.contrast != "synapse" and (self.nudging != "symmetric" or self.rule != "two_factor"):
+            raise ConfigError(f"learning.contrast = {self.contrast!r} needs learning.nudging = 'symmetric' and "
                               "learning.rule = 'two_factor' (it subtracts the +beta and -beta phases in each neuron)")
         if self.ternary_threshold < 0 or self.ternary_scale <= 0:
             raise ConfigError("learning.ternary_threshold must be >= 0 and learning.ternary_scale > 0")

@@ -195,6 +195,8 @@ class EqSpikeNetwork(LayeredState):
 
         causal = self.learn.pairing == "causal"
         pending = None  # causal pairing: the state change waiting for the next spikes
+        phase_total = self.learn.contrast == "phase" and not contrastive
+        trace = []  # contrast = 'phase': the spikes of every nudged step
 
         def record(step_events):
             if continual:
@@ -212,7 +214,9 @@ class EqSpikeNetwork(LayeredState):
                 d_in = self.synapses[0].forward(s_in)
                 self.synapses[0].count_read(s_in, "forward", times=reps - 1)  # every phase reads it
             spikes, h_new = self._step(h, acc, s_in, d_in, reps, beta_col, y, rng)
-            if not contrastive:
+            if phase_total:  # the synapses see nothing until both phases are over
+                trace.append((s_in, spikes))
+            elif not contrastive:
                 if not causal:
                     record(self._two_factor_events(s_in, spikes, h, h_new, sigma, reps))
                 else:
@@ -228,7 +232,9 @@ class EqSpikeNetwork(LayeredState):
                     int(np.count_nonzero(sp)) for sp in spikes)
             record(self._two_factor_events(s_in, spikes, *pending, sigma, reps))
 
-        if contrastive:
+        if phase_total:
+            self._apply(self._phase_contrast_events(trace, h, B), scales)
+        elif contrastive:
             self._apply(self._contrastive_events(x, state, h, sigma, P), scales)
         elif not continual:
             self._apply(
@@ -284,6 +290,30 @@ class EqSpikeNetwork(LayeredState):
                     cols += [b[:B], b[:B] - b[B:]]
                 rows, cols = np.concatenate(rows), np.concatenate(cols)
             out.append((rows, cols, qd[k].sum(0)))
+        return out
+
+    def _phase_contrast_events(self, trace, h_end, B):
+        """``contrast = 'phase'``: every neuron contrasts its whole state change over the two
+        nudged phases, d = h⁺(K) − h⁻(K) (both start from the same free state; one value kept per
+        neuron), and the synapses are programmed in one window after the phases: for each of the
+        K steps the pre neurons replay their +β spikes on the rows while the post neurons send
+        post factors of d/K on the columns (stochastic ternary: a pulse with probability
+        |d|/(K·threshold)), and the shared weight likewise the other way round. Per step, the
+        spike-timing jitter between the phases no longer reaches the devices; only the net change
+        does. Σ_t s_i(t)·d_j/K equals the per-step rule Σ_t s_i(t)·Δh_j(t) when the pre neuron
+        spikes at a constant rate."""
+        lc = self.learn
+        K = len(trace)
+        q = lambda d: post_factor(d, lc.post_factor, lc.ternary_threshold, 1.0, self._rounding_rng)  # noqa: E731
+        d = [(hl[:B] - hl[B:]) / K for hl in h_end]
+        out = []
+        for k in range(self.L):
+            pre = [(s_in if k == 0 else sp[k - 1])[:B] for s_in, sp in trace]
+            rows, cols = pre, [q(d[k]) for _ in range(K)]
+            if k > 0:  # the shared weight: post spikes x pre change
+                rows = rows + [q(d[k - 1]) for _ in range(K)]
+                cols = cols + [sp[k][:B] for _, sp in trace]
+            out.append((np.concatenate(rows), np.concatenate(cols), K * d[k].sum(0)))
         return out
 
     def _contrastive_events(self, x, state, h_end, sigma, P):
