@@ -290,12 +290,13 @@ class UpdateConfig:
     """tiki_taka: A's update = a_gain × the rule's wish (A is the fast, in-memory array)."""
     buffer: Literal["digital", "none"] = "digital"
     """tiki_taka: 'digital' — TTv2's per-synapse buffer H between A and the weights (threshold,
-    accumulator_bits); 'none' — the read column of A drives stochastic pulse trains on the
-    weight array directly (TTv1: no per-synapse digital memory)."""
+    accumulator_bits); 'none' — no per-synapse digital memory: the whole pulse steps of the
+    read column (|·| >= threshold) fire on the weights directly."""
     a_drain: bool = True
-    """tiki_taka: after a column of A is read, program it back by what was read (stochastic
-    pulse trains on A's rows: in memory), so A holds only what is not yet transferred; false:
-    A keeps its state and decays only by its devices' asymmetry (TTv1)."""
+    """tiki_taka: after a column of A is read, program it back (pulse trains on A's rows: in
+    memory) by what left it — all of the read with the digital buffer, only the fired steps
+    without it — so A holds only what is not yet transferred; false: A keeps its state and
+    decays only by its devices' asymmetry (TTv1)."""
     chopper_every: int = 0
     """tiki_taka: flip the sign of A's input (and of its read-out) every N transfers over all
     columns (c-TTv2 chopper; cancels A's offset); 0: no chopper."""

@@ -315,9 +315,12 @@ class TikiTaka(UpdateScheme):
     device ``a_device``); every ``transfer_every`` updates ``transfer_columns`` columns of A are
     read through the backend (a real read: IR drop and read noise at circuit fidelity; counted)
     and moved to the weight array C: through a per-synapse digital buffer H that fires whole
-    pulse steps when |H| >= threshold (TTv2, Gokmen 2021), or directly as stochastic pulse
-    trains proportional to the read values (``buffer = 'none'``, TTv1, Gokmen & Haensch 2020:
-    no per-synapse digital memory). ``chopper_every`` > 0 flips the sign of A's input and of its
+    pulse steps when |H| >= threshold (TTv2, Gokmen 2021), or directly (``buffer = 'none'``,
+    no per-synapse digital memory): the whole pulse steps of the read (|·| >= threshold) fire on
+    the weights. ``a_drain``: A is programmed back by what left it — all of the read (into H),
+    or with no buffer only what was fired, so that A keeps the remainder like an analog
+    accumulator; without it A keeps its state and decays only through its devices' asymmetry
+    (TTv1, Gokmen & Haensch 2020). ``chopper_every`` > 0 flips the sign of A's input and of its
     read-out every so many transfers (c-TTv2, Rasch et al. 2024)."""
 
     linear = False
@@ -371,17 +374,22 @@ class TikiTaka(UpdateScheme):
         onehot[np.arange(len(columns)), columns] = 1.0
         a = self.A.backward(onehot).T.astype(float)  # (n_pre, k): the columns of A as read
         steps = self.chopper * cfg.transfer_lr * a / layer.pair_step
-        if cfg.a_drain:  # program those columns of A back by what was read (pulse trains ∝ a)
-            m = np.zeros(layer.weights.shape, dtype=np.int64)
-            m[:, columns] = _stochastic_round(-a / self.A.pair_step, layer._rng)
-            self.A.program([(m, -m)])
         n = np.zeros(layer.weights.shape, dtype=np.int64)
-        if self.H is not None:
+        drain = None  # what leaves A, in weight units
+        if self.H is not None:  # TTv2: all of the read goes into the buffer
             self.H.add(steps, (slice(None), columns))
             n[:, columns] = self.H.take_whole(cfg.threshold, (slice(None), columns))
             self._book_memory(2 * a.size, self.H.word_bits)
-        else:  # stochastic pulse trains ∝ the read values on the rows, the column selected
-            n[:, columns] = _stochastic_round(steps, layer._rng)
+            drain = a
+        else:  # in memory: the whole steps of the read (|steps| >= threshold) fire on the weights,
+            # and only what was moved leaves A (A keeps the remainder: an analog accumulator)
+            whole = np.where(np.abs(steps) >= cfg.threshold, np.trunc(steps), 0.0)
+            n[:, columns] = whole.astype(np.int64)
+            drain = self.chopper * whole * layer.pair_step / cfg.transfer_lr
+        if cfg.a_drain:  # program those columns of A back (pulse trains on A's rows)
+            m = np.zeros(layer.weights.shape, dtype=np.int64)
+            m[:, columns] = _stochastic_round(-drain / self.A.pair_step, layer._rng)
+            self.A.program([(m, -m)])
         layer.program([(n, -n)])
 
     def state_dict(self):

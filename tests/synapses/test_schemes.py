@@ -117,13 +117,15 @@ def test_mixed_precision_fires_only_past_the_threshold_and_verify_reads_are_coun
     assert syn.counters["scheme_read_J"] > 0
 
 
-def test_tiki_taka_transfers_what_was_accumulated_through_counted_reads():
+@pytest.mark.parametrize("buffer", ["digital", "none"])
+def test_tiki_taka_transfers_what_was_accumulated_through_counted_reads(buffer):
     """Symmetric noiseless device: after every column was transferred, the weights equal the
-    accumulated wish within one pulse step, and each transfer read a column of A."""
+    accumulated wish within one pulse step, and each transfer read a column of A; what is not
+    transferred stays in H (digital buffer) or in A (no buffer)."""
     rng = np.random.default_rng(5)
     m, n = 10, 6
     syn = layer((m, n), {"scheme": "tiki_taka", "pulse_train": "deterministic", "transfer_every": 1,
-                         "transfer_columns": n, "buffer": "digital", "threshold": 1.0})
+                         "transfer_columns": n, "buffer": buffer, "threshold": 1.0})
     rows, cols = ternary_events(rng, 20, m, n, p=0.4)
     plus, minus = coincidence_counts(rows, cols)
     A = syn.scheme.A
@@ -131,8 +133,10 @@ def test_tiki_taka_transfers_what_was_accumulated_through_counted_reads():
     wished = (plus - minus) * A.pair_step
     assert A.counters["vectors_backward"] == n  # one backward read of A per transferred column
     assert np.abs(syn.weights - wished).max() <= syn.pair_step * (1 + 1e-6)
-    np.testing.assert_allclose(syn.weights + syn.scheme.H.value * syn.pair_step + A.weights, wished, atol=1e-6)
-    assert syn.scheme.extra_devices_per_synapse == 2 and syn.scheme.bits_per_synapse == 32
+    held = syn.scheme.H.value * syn.pair_step if buffer == "digital" else 0.0
+    np.testing.assert_allclose(syn.weights + held + A.weights, wished, atol=1e-6)
+    assert syn.scheme.extra_devices_per_synapse == 2
+    assert syn.scheme.bits_per_synapse == (32 if buffer == "digital" else 0)
 
 
 def test_tiki_taka_reads_its_auxiliary_array_through_the_circuit():
