@@ -418,3 +418,19 @@ def make_scheme(layer, cfg) -> UpdateScheme:
         raise ConfigError(f"synapses.update.scheme {cfg.scheme!r} is unknown; available: "
                           f"{', '.join(sorted(SCHEMES))}") from None
     return cls(layer, cfg)
+
+
+def hardware_summary(synapses) -> dict:
+    """What the update scheme of a network's synapse layers asks of the chip, as plain data:
+    scheme name, digital memory per synapse (bits) and in all (bits), extra devices per synapse,
+    whether anything is stored per synapse. Float-weight layers report no scheme."""
+    layers = [s for s in synapses if getattr(s, "programmed", False)]
+    if not layers:
+        return {"scheme": "none (float weights)", "bits_per_synapse": 0.0, "digital_memory_bits": 0.0,
+                "extra_devices_per_synapse": 0, "per_synapse_memory": False}
+    sch = layers[0].scheme
+    cells = sum(s.n_pre * s.n_post for s in layers)
+    return {"scheme": sch.name, "bits_per_synapse": sch.bits_per_synapse,
+            "digital_memory_bits": sch.bits_per_synapse * cells,
+            "extra_devices_per_synapse": sch.extra_devices_per_synapse,
+            "per_synapse_memory": bool(sch.bits_per_synapse > 0 or sch.extra_devices_per_synapse > 0)}
