@@ -14,6 +14,7 @@ Example (``configs/digits_eqspike.toml``)::
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,8 @@ from typing import Literal
 import tomli_w
 
 from .config_tools import from_mapping, merge, read_toml, to_mapping
-from .errors import ConfigError, EqSpikeXbarError
+from .crossbar.spec import CrossbarSpec
+from .errors import CircuitError, ConfigError, DeviceModelError, EqSpikeXbarError
 
 
 @dataclass
@@ -194,22 +196,28 @@ class SpikingBPConfig:
 
 @dataclass
 class CircuitConfig:
-    """[synapses.circuit]: the crossbar read circuit of the 'circuit' backend (see crossbar/spec.py)."""
+    """[synapses.circuit]: the crossbar read circuit of the 'circuit' backend. The circuit keys
+    are :class:`~eqspike_xbar.crossbar.CrossbarSpec`'s fields, with its defaults (one set of
+    names, one default); ``spec`` is that CrossbarSpec. The other keys are the backend's."""
 
-    r_wordline_ohm: float = 1.0
+    r_wordline_ohm: float = CrossbarSpec.r_wordline_ohm
     """Word-line (row) wire resistance per cell segment, ohm."""
-    r_bitline_ohm: float = 1.0
+    r_bitline_ohm: float = CrossbarSpec.r_bitline_ohm
     """Bit-line (column) wire resistance per cell segment, ohm."""
-    r_driver_ohm: float = 0.0
+    r_driver_ohm: float = CrossbarSpec.r_driver_ohm
     """Line driver output resistance, ohm (0: ideal source)."""
-    r_sense_ohm: float = 0.0
+    r_sense_ohm: float = CrossbarSpec.r_sense_ohm
     """Series resistance in front of the sense virtual ground, ohm."""
-    sense: Literal["ideal", "tia"] = "ideal"
+    sense: Literal["ideal", "tia"] = CrossbarSpec.sense
     """Virtual ground: ideal, or a finite-gain transimpedance amplifier."""
-    cell: Literal["1R", "1T1R"] = "1R"
-    r_access_ohm: float = 1000.0
+    tia_gain: float = CrossbarSpec.tia_gain
+    """Open-loop gain of the TIA's op-amp (sense = 'tia')."""
+    tia_rf_ohm: float = CrossbarSpec.tia_rf_ohm
+    """TIA feedback resistance, ohm (sense = 'tia')."""
+    cell: Literal["1R", "1T1R"] = CrossbarSpec.cell
+    r_access_ohm: float = CrossbarSpec.r_access_ohm
     """On-resistance of the 1T1R access transistor, ohm."""
-    termination: Literal["role", "line"] = "line"
+    termination: Literal["role", "line"] = CrossbarSpec.termination
     """'line': word lines always end in the driver, bit lines in the sense resistance
     (reciprocal: backward matrix = forward matrix transposed); 'role': the peripherals swap
     sides with the read direction (forward and backward matrices differ)."""
@@ -232,12 +240,17 @@ class CircuitConfig:
     spot_check_size: int = 32
     """Tile size (rows and columns) of an ngspice spot-check."""
 
+    @property
+    def spec(self) -> CrossbarSpec:
+        """The crossbar read circuit these keys describe."""
+        return CrossbarSpec(**{f.name: getattr(self, f.name) for f in dataclasses.fields(CrossbarSpec)
+                               if hasattr(self, f.name)})
+
     def __post_init__(self):
-        for k in ("r_wordline_ohm", "r_bitline_ohm", "r_driver_ohm", "r_sense_ohm"):
-            if getattr(self, k) < 0:
-                raise ConfigError(f"synapses.circuit.{k} must be >= 0 ohm")
-        if self.r_access_ohm <= 0:
-            raise ConfigError("synapses.circuit.r_access_ohm must be > 0 ohm")
+        try:
+            self.spec
+        except CircuitError as exc:
+            raise ConfigError(f"synapses.circuit: {exc}") from None
         if self.max_array_rows < 1 or self.max_array_cols < 1:
             raise ConfigError("synapses.circuit.max_array_rows/cols must be >= 1")
         if self.refresh_every < 1 or self.energy_split_every < 1 or self.spot_checks < 0 or self.spot_check_size < 2:
@@ -356,6 +369,12 @@ class SynapseConfig:
     circuit: CircuitConfig = field(default_factory=CircuitConfig)
     update: UpdateConfig = field(default_factory=UpdateConfig)
 
+    @property
+    def device_params(self):
+        """The device model (DeviceParams) of ``device`` with ``device_overrides`` and
+        ``on_off_ratio`` applied: loaded and checked once, when the config is built."""
+        return self._device_params
+
     def __post_init__(self):
         if self.on_off_ratio != 0 and self.on_off_ratio <= 1:
             raise ConfigError(f"synapses.on_off_ratio must be > 1 (or 0: the device's own), got {self.on_off_ratio}")
@@ -363,6 +382,12 @@ class SynapseConfig:
             raise ConfigError(f"synapses.w_max must be > 0, got {self.w_max}")
         if self.read_pulse_s <= 0 or self.minibatch_s < 0:
             raise ConfigError("synapses.read_pulse_s must be > 0 s and synapses.minibatch_s >= 0 s")
+        from .devices import resolve_device
+
+        try:
+            self._device_params = resolve_device(self.device, self.device_overrides, self.on_off_ratio)
+        except DeviceModelError as exc:
+            raise ConfigError(f"synapses.device: {exc}") from None
 
 
 @dataclass

@@ -8,7 +8,7 @@ Public API (what the training code uses)::
     energy_J = gp.apply_pulses(n)                       # n: signed ints, + LTP, − LTD
     g_S = gp.conductance(); g_read_S = gp.read()
 """
-from .library import DEVICE_MODELS_DIR, device_toml, list_devices, load_device, save_device
+from .library import DEVICE_MODELS_DIR, device_toml, list_devices, load_device, resolve_device, save_device
 from .model import DeviceArray
 from .params import (D2D, IV, Conductance, DeviceParams, Drift, Effects, Faults, Noise,
                      Nonlinearity, Pulse, b_to_nl, nl_to_b)
@@ -16,5 +16,5 @@ from .params import (D2D, IV, Conductance, DeviceParams, Drift, Effects, Faults,
 __all__ = [
     "D2D", "DEVICE_MODELS_DIR", "Conductance", "DeviceArray", "DeviceParams", "Drift", "Effects",
     "Faults", "IV", "Noise", "Nonlinearity", "Pulse", "b_to_nl", "device_toml", "list_devices",
-    "load_device", "nl_to_b", "save_device",
+    "load_device", "nl_to_b", "resolve_device", "save_device",
 ]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import tomli_w
 
-from ..config_tools import from_mapping, read_toml, to_mapping
-from ..errors import DeviceModelError
+from ..config_tools import from_mapping, merge, read_toml, to_mapping
+from ..errors import ConfigError, DeviceModelError
 from ..io import write_text
 from ..validation import safe_identifier
 from .params import DeviceParams
@@ -20,6 +20,22 @@ log = logging.getLogger(__name__)
 
 #: The project's device library folder (``<repo>/device_models``).
 DEVICE_MODELS_DIR = Path(__file__).resolve().parents[2] / "device_models"
+
+
+def resolve_device(name: str, overrides: dict | None = None, on_off_ratio: float = 0.0) -> DeviceParams:
+    """DeviceParams of ``name`` (library name or TOML path) with nested ``overrides`` merged in;
+    ``on_off_ratio`` > 0 sets Gmin = Gmax / ratio. Called once per configuration
+    (``SynapseConfig.device_params``)."""
+    params = load_device(name)
+    if on_off_ratio:
+        gmax = (overrides or {}).get("conductance", {}).get("gmax_S", params.conductance.gmax_S)
+        overrides = merge(overrides or {}, {"conductance": {"gmin_S": gmax / on_off_ratio}})
+    if overrides:
+        try:
+            params = from_mapping(DeviceParams, merge(to_mapping(params), overrides), "", DeviceModelError)
+        except DeviceModelError as exc:
+            raise ConfigError(f"synapses.device_overrides: {exc}") from None
+    return params
 
 
 def list_devices(directory: Path | None = None) -> list[str]:

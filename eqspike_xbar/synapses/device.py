@@ -30,27 +30,10 @@ import json
 
 import numpy as np
 
-from ..config_tools import from_mapping, merge, to_mapping
+from ..devices import resolve_device  # noqa: F401  (re-exported: where the synapse layers take it from)
 from ..errors import ConfigError, DeviceModelError
 from .base import SynapseLayer, register_backend
 from .schemes import make_scheme
-
-
-def resolve_device(name: str, overrides: dict | None = None, on_off_ratio: float = 0.0):
-    """DeviceParams of ``name`` (library name or TOML path) with nested ``overrides`` merged in;
-    ``on_off_ratio`` > 0 sets Gmin = Gmax / ratio."""
-    from ..devices import DeviceParams, load_device
-
-    params = load_device(name)
-    if on_off_ratio:
-        gmax = (overrides or {}).get("conductance", {}).get("gmax_S", params.conductance.gmax_S)
-        overrides = merge(overrides or {}, {"conductance": {"gmin_S": gmax / on_off_ratio}})
-    if overrides:
-        try:
-            params = from_mapping(DeviceParams, merge(to_mapping(params), overrides), "", DeviceModelError)
-        except DeviceModelError as exc:
-            raise ConfigError(f"synapses.device_overrides: {exc}") from None
-    return params
 
 
 def _rng_state(rng: np.random.Generator) -> np.ndarray:
@@ -72,7 +55,7 @@ class DeviceSynapses(SynapseLayer):
         from ..devices import DeviceArray, Effects
 
         self.dtype = weights.dtype
-        self.params = resolve_device(config.device, config.device_overrides, config.on_off_ratio)
+        self.params = config.device_params  # resolved and checked once, when the config was built
         try:
             effects = Effects().without(*config.effects_off)
         except DeviceModelError as exc:
