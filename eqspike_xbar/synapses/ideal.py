@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import SynapseLayer, register_backend
+from .base import SynapseLayer, event_outer, register_backend
 
 
 @register_backend("ideal")
@@ -30,7 +30,12 @@ class IdealSynapses(SynapseLayer):
 
     def update(self, row_events, col_events, scale):
         self._count_update(row_events)
-        self.W += np.asarray(scale, dtype=self.W.dtype) * (row_events.T @ col_events)
+        index, block = event_outer(row_events, col_events)  # only the rows with events change
+        block *= np.asarray(scale, dtype=self.W.dtype)
+        if index is None:
+            self.W += block
+        else:
+            self.W[index] += block
 
     @property
     def weights(self):
