@@ -6,9 +6,14 @@
 
     .venv/bin/python bench/bench_epoch.py --only circuit --batches 200   # circuit-in-the-loop
 
+    .venv/bin/python bench/bench_epoch.py --only ideal --threads 1 --batches 500
+
 Each configuration runs in its own process (so peak memory is its own), with one BLAS
-thread per core (--threads to change; measured: 2 threads 43-51 s, 1 thread 57-68 s per EqSpike epoch). Targets (issue 2): EqSpike <= 60 s per epoch, rate EP <= 10 s,
-peak memory <= 1 GB (ideal networks); circuit-in-the-loop <= 5 min per epoch. Needs MNIST (--data-dir or $EQSPIKE_XBAR_DATA).
+thread per core (--threads to change). ``ideal`` is the EqSpike configuration on ideal synapses
+(the same as ``eqspike``). Targets (issue 12, 2 cores): ideal EqSpike <= 12 s per epoch with
+2 threads and <= 20 s with 1, peak memory <= 1 GB; ``device`` (TaOx/HfOx) <= 25 s; ``circuit``
+<= 80 s; rate EP <= 5 s. The machine's load average is printed before and after: on a shared
+machine compare runs made back to back. Needs MNIST (--data-dir or $EQSPIKE_XBAR_DATA).
 """
 from __future__ import annotations
 
@@ -29,9 +34,12 @@ CONFIGS = {"eqspike": ROOT / "configs" / "mnist_eqspike.toml", "rate_ep": ROOT /
 OVERRIDES = {"device": {"synapses": {"backend": "device", "device": "taox_hfox", "w_max": [0.1, 0.3]}},
              "circuit": {"synapses": {"backend": "circuit", "device": "taox_hfox", "w_max": [0.1, 0.3],
                                       "circuit": {"refresh_every": 10, "spot_checks": 0}}}}
-TARGET_S = {"eqspike": 60.0, "rate_ep": 10.0, "device": float("inf"), "circuit": 300.0}
+CONFIGS["ideal"] = CONFIGS["eqspike"]
+#: epoch targets (issue 12) with 2 BLAS threads; with 1 thread the ideal target is 20 s
+TARGET_S = {"eqspike": 12.0, "ideal": 12.0, "rate_ep": 5.0, "device": 25.0, "circuit": 80.0}
+TARGET_1_THREAD_S = {"eqspike": 20.0, "ideal": 20.0}
 #: peak-memory targets (issue 2: 1 GB for the ideal networks; none set for device/circuit)
-TARGET_MB = {"eqspike": 1024.0, "rate_ep": 1024.0, "device": float("inf"), "circuit": float("inf")}
+TARGET_MB = {"eqspike": 1024.0, "ideal": 1024.0, "rate_ep": 1024.0, "device": float("inf"), "circuit": float("inf")}
 DEFAULT = ("eqspike", "rate_ep")
 
 
@@ -74,7 +82,7 @@ def main() -> int:
     ap.add_argument("--batches", type=int, default=0, help="minibatches to time (0: a full epoch)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--only", choices=sorted(CONFIGS), help="one configuration (default: eqspike and rate_ep)")
+    ap.add_argument("--only", choices=sorted(CONFIGS), help="one configuration (default: eqspike and rate_ep; ideal = eqspike)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -95,9 +103,11 @@ def main() -> int:
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
         note = "" if r["batches"] == r["batches_per_epoch"] else f"  (extrapolated from {r['batches']} of {r['batches_per_epoch']} batches)"
-        print(f"{name:<10} {r['epoch_s']:>10.1f} {TARGET_S[name]:>8.0f} {r['eval_test_s']:>14.1f} "
+        target = TARGET_1_THREAD_S.get(name, TARGET_S[name]) if a.threads == 1 else TARGET_S[name]
+        print(f"{name:<10} {r['epoch_s']:>10.1f} {target:>8.0f} {r['eval_test_s']:>14.1f} "
               f"{r['peak_mb']:>9.0f} {100 * r['test_acc_after']:>9.2f}%{note}")
-        ok &= r["epoch_s"] <= TARGET_S[name] and r["peak_mb"] <= TARGET_MB[name]
+        ok &= r["epoch_s"] <= target and r["peak_mb"] <= TARGET_MB[name]
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
     print("all targets met" if ok else "some target missed")
     return 0 if ok else 1
 
