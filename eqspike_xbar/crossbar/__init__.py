@@ -34,7 +34,7 @@ _EXPORTS = {
     "SOLVERS": "solver", "FastCrossbar": "solver", "ideal_currents": "solver", "read_currents": "solver",
     "register_solver": "solver", "CrossbarSpec": "spec", "Topology": "topology", "read_topology": "topology",
     "MAX_ARRAY": "tiling", "TiledCrossbar": "tiling", "effective_weights": "tiling", "tile_slices": "tiling",
-    "transfer_matrices": "tiling",
+    "transfer_matrices": "tiling", "tile_transfer_matrices": "tiling",
 }
 
 __all__ = sorted(_EXPORTS)
