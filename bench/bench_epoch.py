@@ -6,9 +6,14 @@
 
     .venv/bin/python bench/bench_epoch.py --only circuit --batches 200   # circuit-in-the-loop
 
+    .venv/bin/python bench/bench_epoch.py --only ideal --threads 1 --batches 500
+
 Each configuration runs in its own process (so peak memory is its own), with one BLAS
-thread per core (--threads to change; measured: 2 threads 43-51 s, 1 thread 57-68 s per EqSpike epoch). Targets (issue 2): EqSpike <= 60 s per epoch, rate EP <= 10 s,
-peak memory <= 1 GB (ideal networks); circuit-in-the-loop <= 5 min per epoch. Needs MNIST (--data-dir or $EQSPIKE_XBAR_DATA).
+thread per core (--threads to change). ``ideal`` is the EqSpike configuration on ideal synapses
+(the same as ``eqspike``). Targets (issue 12, 2 cores): ideal EqSpike <= 12 s per epoch with
+2 threads and <= 20 s with 1, peak memory <= 1 GB; ``device`` (TaOx/HfOx) <= 25 s; ``circuit``
+<= 80 s; rate EP <= 5 s. The machine's load average is printed before and after: on a shared
+machine compare runs made back to back. Needs MNIST (--data-dir or $EQSPIKE_XBAR_DATA).
 """
 from __future__ import annotations
 
@@ -29,13 +34,21 @@ CONFIGS = {"eqspike": ROOT / "configs" / "mnist_eqspike.toml", "rate_ep": ROOT /
 OVERRIDES = {"device": {"synapses": {"backend": "device", "device": "taox_hfox", "w_max": [0.1, 0.3]}},
              "circuit": {"synapses": {"backend": "circuit", "device": "taox_hfox", "w_max": [0.1, 0.3],
                                       "circuit": {"refresh_every": 10, "spot_checks": 0}}}}
-TARGET_S = {"eqspike": 60.0, "rate_ep": 10.0, "device": float("inf"), "circuit": 300.0}
+CONFIGS["ideal"] = CONFIGS["eqspike"]
+#: epoch targets (issue 12) with 2 BLAS threads; with 1 thread the ideal target is 20 s
+TARGET_S = {"eqspike": 12.0, "ideal": 12.0, "rate_ep": 5.0, "device": 25.0, "circuit": 80.0}
+TARGET_1_THREAD_S = {"eqspike": 20.0, "ideal": 20.0}
 #: peak-memory targets (issue 2: 1 GB for the ideal networks; none set for device/circuit)
-TARGET_MB = {"eqspike": 1024.0, "rate_ep": 1024.0, "device": float("inf"), "circuit": float("inf")}
+TARGET_MB = {"eqspike": 1024.0, "ideal": 1024.0, "rate_ep": 1024.0, "device": float("inf"), "circuit": float("inf")}
 DEFAULT = ("eqspike", "rate_ep")
 
 
-def child(name: str, batches: int, threads: int, data_dir: str | None) -> None:
+#: circuit: refresh a tile's exact matrices when its predicted stale error exceeds this (0: every
+#: ``refresh_every`` updates, the schedule before issue 12)
+REFRESH_TOLERANCE = 0.005
+
+
+def child(name: str, batches: int, threads: int, data_dir: str | None, refresh_tolerance: float = 0.0) -> None:
     import numpy as np
     from threadpoolctl import threadpool_limits
 
@@ -45,6 +58,8 @@ def child(name: str, batches: int, threads: int, data_dir: str | None) -> None:
     over = [{"data": {"data_dir": data_dir}}] if data_dir else []
     over += [OVERRIDES[name]] if name in OVERRIDES else []
     cfg = load_config(CONFIGS[name], over)
+    if name == "circuit":  # [synapses.circuit] refresh_tolerance (read with getattr by the backend)
+        cfg.synapses.circuit.refresh_tolerance = refresh_tolerance
     with threadpool_limits(threads):
         t0 = time.perf_counter()
         ds = load_data(cfg)
@@ -64,7 +79,11 @@ def child(name: str, batches: int, threads: int, data_dir: str | None) -> None:
         acc = float((net.predict(ds.test.x, rng, 1000) == ds.test.y).mean())
         t_eval = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"name": name, "batches": n, "batches_per_epoch": n_total, "train_s": dt,
+    diag = {}
+    if name == "circuit":
+        d = net.synapses[0].diagnostics()
+        diag = {k: d[k] for k in ("stale_error_mean", "stale_error_max", "refreshes") if k in d}
+    print(json.dumps({"name": name, "batches": n, "w1_circuit": diag, "batches_per_epoch": n_total, "train_s": dt,
                       "epoch_s": dt * n_total / n, "eval_test_s": t_eval, "load_s": t_load,
                       "test_acc_after": acc, "peak_mb": peak_mb, "n_train": len(ds.train)}))
 
@@ -74,18 +93,21 @@ def main() -> int:
     ap.add_argument("--batches", type=int, default=0, help="minibatches to time (0: a full epoch)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--only", choices=sorted(CONFIGS), help="one configuration (default: eqspike and rate_ep)")
+    ap.add_argument("--only", choices=sorted(CONFIGS), help="one configuration (default: eqspike and rate_ep; ideal = eqspike)")
+    ap.add_argument("--refresh-tolerance", type=float, default=REFRESH_TOLERANCE,
+                    help=f"circuit: error-bounded refresh tolerance ({REFRESH_TOLERANCE}; 0: every 10 updates)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        child(a.child, a.batches, a.threads, a.data_dir)
+        child(a.child, a.batches, a.threads, a.data_dir, a.refresh_tolerance)
         return 0
     print(f"MNIST 784-500-10, one training epoch, {a.threads} BLAS thread(s), load average "
           f"{os.getloadavg()[0]:.2f} before start")
     print(f"{'config':<10} {'epoch (s)':>10} {'target':>8} {'test eval (s)':>14} {'peak MB':>9} {'acc after':>10}")
     ok = True
     for name in ([a.only] if a.only else DEFAULT):
-        cmd = [sys.executable, __file__, "--child", name, "--batches", str(a.batches), "--threads", str(a.threads)]
+        cmd = [sys.executable, __file__, "--child", name, "--batches", str(a.batches), "--threads", str(a.threads),
+               "--refresh-tolerance", str(a.refresh_tolerance)]
         if a.data_dir:
             cmd += ["--data-dir", a.data_dir]
         out = subprocess.run(cmd, capture_output=True, text=True)
@@ -95,9 +117,16 @@ def main() -> int:
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
         note = "" if r["batches"] == r["batches_per_epoch"] else f"  (extrapolated from {r['batches']} of {r['batches_per_epoch']} batches)"
-        print(f"{name:<10} {r['epoch_s']:>10.1f} {TARGET_S[name]:>8.0f} {r['eval_test_s']:>14.1f} "
+        target = TARGET_1_THREAD_S.get(name, TARGET_S[name]) if a.threads == 1 else TARGET_S[name]
+        print(f"{name:<10} {r['epoch_s']:>10.1f} {target:>8.0f} {r['eval_test_s']:>14.1f} "
               f"{r['peak_mb']:>9.0f} {100 * r['test_acc_after']:>9.2f}%{note}")
-        ok &= r["epoch_s"] <= TARGET_S[name] and r["peak_mb"] <= TARGET_MB[name]
+        if r.get("w1_circuit"):
+            c = r["w1_circuit"]
+            print(f"{'':<10} W1 stale error at the refreshes: mean {100 * c['stale_error_mean']:.2f} %, max "
+                  f"{100 * c['stale_error_max']:.2f} % ({c['refreshes']:.0f} refreshes; refresh tolerance "
+                  f"{a.refresh_tolerance:g})")
+        ok &= r["epoch_s"] <= target and r["peak_mb"] <= TARGET_MB[name]
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
     print("all targets met" if ok else "some target missed")
     return 0 if ok else 1
 

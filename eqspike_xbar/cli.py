@@ -25,9 +25,13 @@ COMMAND_MODULES = [
     "eqspike_xbar.commands.program",
     "eqspike_xbar.experiments.sweep",
 ]
+#: commands whose module is known without importing the others: ``eqspike-xbar crossbar ...``
+#: then loads only what a crossbar read needs (cold start: no xarray, pandas, matplotlib)
+COMMAND_OWNERS = {"crossbar": "eqspike_xbar.commands.crossbar"}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or only of the commands of the module ``only``."""
     parser = argparse.ArgumentParser(
         prog="eqspike-xbar",
         description="EqSpike (spike-driven equilibrium propagation) on memristive crossbars.",
@@ -36,13 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
+    for name in [only] if only else COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(COMMAND_OWNERS.get(command))
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

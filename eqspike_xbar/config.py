@@ -229,6 +229,9 @@ class CircuitConfig:
     max_array_rows: int = 128
     """Largest crossbar (tile) size; larger layers are tiled, partial outputs summed."""
     max_array_cols: int = 128
+    refresh_tolerance: float = 0.0
+    """Error-bounded refresh: recompute a tile's exact transfer matrices when its predicted
+    stale-matrix error exceeds this relative error (e.g. 0.005); 0 keeps the refresh_every schedule."""
     refresh_every: int = 10
     """Minibatch updates between refreshes of the exact forward/backward transfer matrices
     (between refreshes, the stale matrices plus the ideal change of the updates are used)."""
@@ -251,6 +254,9 @@ class CircuitConfig:
             self.spec
         except CircuitError as exc:
             raise ConfigError(f"synapses.circuit: {exc}") from None
+        if not (math.isfinite(self.refresh_tolerance) and 0 <= self.refresh_tolerance < 1):
+            raise ConfigError(f"synapses.circuit.refresh_tolerance must be in [0, 1) (0: every refresh_every "
+                              f"updates), got {self.refresh_tolerance}")
         if self.max_array_rows < 1 or self.max_array_cols < 1:
             raise ConfigError("synapses.circuit.max_array_rows/cols must be >= 1")
         if self.refresh_every < 1 or self.energy_split_every < 1 or self.spot_checks < 0 or self.spot_check_size < 2:

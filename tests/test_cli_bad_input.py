@@ -97,3 +97,24 @@ def test_main_job_input_checks(tmp_path, capsys):
     (tmp_path / "train-run" / "config.toml").write_text("[learning]\nepochs = 1\n")
     code, err = run(capsys, "run", "--resume", str(tmp_path / "train-run"))
     assert code == 2 and "not a main-job run folder" in err[0]
+
+
+@pytest.mark.parametrize("flag,value", [("--v-read", "nan"), ("--v-read", "-1"), ("--v-read", "0"), ("--v0", "inf")])
+def test_crossbar_solve_bad_read_voltage(capsys, flag, value):
+    code, err = run(capsys, "crossbar", "solve", "--rows", "4", flag, value)
+    assert code == 2 and len(err) == 1 and flag in err[0] and "finite" in err[0]
+
+
+def test_crossbar_solve_device_by_name_or_toml(capsys, tmp_path):
+    from eqspike_xbar.devices.library import DEVICE_MODELS_DIR
+
+    code, err = run(capsys, "crossbar", "solve", "--rows", "4", "--device", "nosuch")
+    assert code == 2 and len(err) == 1 and "unknown device 'nosuch'" in err[0]
+    outs = []
+    for device in ("taox_hfox", str(DEVICE_MODELS_DIR / "taox_hfox.toml")):
+        assert main(["crossbar", "solve", "--rows", "4", "--direction", "forward", "--device", device]) == 0
+        outs.append(capsys.readouterr().out.splitlines()[2])  # the output currents
+    assert outs[0] == outs[1]
+    # the device's range (TaOx/HfOx: 1-10 uS) and read voltage, not the defaults (1-100 uS, 0.2 V)
+    currents = [float(x) for x in outs[0].split(":")[1].split(",")]
+    assert max(currents) < 4 * 10e-6 * 0.2 * 1e6

@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from ..crossbar.mapping import ConductanceMapping
-from ..crossbar.netlist import write_netlist
 from ..crossbar.solver import SOLVERS, ideal_currents, read_currents
 from ..crossbar.spec import DIRECTIONS, CrossbarSpec
 from ..errors import CircuitError
-from ..validation import check_conductances
+from ..validation import check_conductances, check_positive_number
+
+#: defaults of the random conductances and read voltage when neither a flag nor --device gives them
+G_MIN_S, G_MAX_S, V_READ_V = 1e-6, 1e-4, 0.2
 
 
 def _add_spec_args(p):
@@ -24,17 +26,41 @@ def _add_spec_args(p):
     p.add_argument("--tia-rf", type=float, default=1e4, help="TIA feedback resistance, ohm")
     p.add_argument("--cell", choices=("1R", "1T1R"), default="1R")
     p.add_argument("--r-access", type=float, default=1e3, help="1T1R access on-resistance, ohm")
-    p.add_argument("--v0", type=float, default=None, help="sinh read non-linearity voltage, V (default linear)")
+    p.add_argument("--v0", type=float, default=None,
+                   help="sinh read non-linearity voltage, V (default: --device's iv.v0_V, else linear)")
     p.add_argument("--termination", choices=("role", "line"), default="line",
                    help="'line' (default, as in training: reciprocal) or 'role' (peripherals swap with direction)")
     p.add_argument("--conductances", type=Path, help="conductance file (.npy or .csv, M x N, S)")
-    p.add_argument("--g-min", type=float, default=1e-6, help="random conductances: lowest, S")
-    p.add_argument("--g-max", type=float, default=1e-4, help="random conductances: highest, S")
-    p.add_argument("--v-read", type=float, default=0.2, help="input voltages drawn in [0, v-read], V")
+    p.add_argument("--device", metavar="NAME_OR_TOML",
+                   help="device library name (see 'device list') or .toml: its Gmin/Gmax, read voltage "
+                        "and read non-linearity are the defaults of --g-min/--g-max/--v-read/--v0")
+    p.add_argument("--g-min", type=float, default=None, help=f"random conductances: lowest, S ({G_MIN_S:g})")
+    p.add_argument("--g-max", type=float, default=None, help=f"random conductances: highest, S ({G_MAX_S:g})")
+    p.add_argument("--v-read", type=float, default=None, help=f"input voltages drawn in [0, v-read], V ({V_READ_V:g})")
     p.add_argument("--seed", type=int, default=0)
 
 
+def _resolve_device(args) -> None:
+    """Fill the flags not given from --device (library name or TOML), else the defaults; check
+    the read voltage (finite, > 0) so a bad value ends in one line, not a traceback."""
+    g_min, g_max, v_read, v0 = G_MIN_S, G_MAX_S, V_READ_V, None
+    if getattr(args, "device", None):
+        from ..devices.library import load_device  # only when asked: the device package is not light
+
+        p = load_device(args.device)
+        g_min, g_max, v_read = p.conductance.gmin_S, p.conductance.gmax_S, p.iv.v_read_V
+        v0 = p.iv.v0_V or None
+    args.g_min = g_min if args.g_min is None else args.g_min
+    args.g_max = g_max if args.g_max is None else args.g_max
+    args.v_read = v_read if args.v_read is None else args.v_read
+    args.v0 = v0 if args.v0 is None else args.v0
+    check_positive_number("--v-read", args.v_read, error=CircuitError)
+    if args.v0 is not None:
+        check_positive_number("--v0", args.v0, error=CircuitError)
+
+
 def _spec(args) -> CrossbarSpec:
+    _resolve_device(args)
     return CrossbarSpec(
         r_wordline_ohm=args.r_wordline, r_bitline_ohm=args.r_bitline, r_driver_ohm=args.r_driver,
         r_sense_ohm=args.r_sense, sense=args.sense, tia_gain=args.tia_gain, tia_rf_ohm=args.tia_rf,
@@ -86,6 +112,8 @@ def cmd_solve(args) -> int:
 
 
 def cmd_netlist(args) -> int:
+    from ..crossbar.netlist import write_netlist
+
     spec = _spec(args)
     rng = np.random.default_rng(args.seed)
     g = _conductances(args, args.rows, args.cols or args.rows, rng)

@@ -25,15 +25,30 @@ the netlists and the nodal matrices are renderings of it, see :mod:`.topology`.
 ``crossbar_netlist(g, v_in, spec, direction) -> str`` (pure; ``.options klu``, checked),
 ``write_netlist(path, g, v_in, spec, direction) -> Path`` (atomic).
 """
-from .mapping import ConductanceMapping
-from .netlist import crossbar_netlist, write_netlist
-from .solver import SOLVERS, FastCrossbar, ideal_currents, read_currents, register_solver
-from .spec import CrossbarSpec
-from .topology import Topology, read_topology
-from .tiling import MAX_ARRAY, TiledCrossbar, effective_weights, tile_slices, transfer_matrices
+from importlib import import_module
 
-__all__ = [
-    "SOLVERS", "ConductanceMapping", "CrossbarSpec", "FastCrossbar", "MAX_ARRAY", "TiledCrossbar",
-    "crossbar_netlist", "effective_weights", "ideal_currents", "read_currents", "register_solver",
-    "Topology", "read_topology", "tile_slices", "transfer_matrices", "write_netlist",
-]
+#: public name -> submodule; loaded on first use, so a read imports neither the netlists nor
+#: the tiling's thread pool (cold start of ``eqspike-xbar crossbar solve``)
+_EXPORTS = {
+    "ConductanceMapping": "mapping", "crossbar_netlist": "netlist", "write_netlist": "netlist",
+    "SOLVERS": "solver", "FastCrossbar": "solver", "ideal_currents": "solver", "read_currents": "solver",
+    "register_solver": "solver", "CrossbarSpec": "spec", "Topology": "topology", "read_topology": "topology",
+    "MAX_ARRAY": "tiling", "TiledCrossbar": "tiling", "effective_weights": "tiling", "tile_slices": "tiling",
+    "transfer_matrices": "tiling", "tile_transfer_matrices": "tiling",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

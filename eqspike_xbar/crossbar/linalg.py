@@ -2,6 +2,14 @@
 importable, else SciPy's SuperLU. One MKL thread (the machine has 2 cores and several jobs). ``EQSPIKE_XBAR_LINALG=superlu``
 forces SuperLU.
 
+Cold start: loading MKL (~0.3–0.5 s) and PARDISO's symbolic analysis pay only when a pattern
+is factored again and again (new conductance states of the same array). So while MKL is not
+loaded, the first :data:`PARDISO_FROM_USE` − 1 factorisations of a pattern below
+:data:`SMALL_UNKNOWNS` unknowns (one-off reads of a small array in both directions, e.g.
+``eqspike-xbar crossbar solve``) use SuperLU; PARDISO takes over from the pattern's
+:data:`PARDISO_FROM_USE`-th factorisation on, at once for larger systems, and for every pattern
+once MKL is loaded. Schur complements (transfer matrices) always use PARDISO when available.
+
 ``factorize(A) -> Factor`` with ``.solve(B)`` for one or many right-hand sides;
 ``SchurPattern(indptr, indices, m).schur(data) -> S``: the dense Schur complement of the
 trailing ``m`` rows/columns, ``S = K22 - K21 K11^-1 K12``, for many matrices of one pattern
@@ -23,6 +31,45 @@ from scipy.sparse.linalg import splu
 log = logging.getLogger(__name__)
 
 _MKL = None  # (pardiso function, pt dtype) once loaded; False if unavailable
+
+#: below this many unknowns (128 x 128: 33 024), a pattern's first factorisation while MKL is
+#: not loaded yet uses SuperLU (measured at 32 x 32: a few ms against ~0.5 s for MKL's load
+#: and analysis; at 128 x 128: ~80 ms against ~0.6 s)
+SMALL_UNKNOWNS = 40_000
+#: ... and from this factorisation of the same pattern on, PARDISO (its analysis is then reused)
+PARDISO_FROM_USE = 3
+_SEEN_PATTERNS: "OrderedDict[tuple, int]" = OrderedDict()  # pattern key -> factorisations so far
+_SEEN_LOCK = threading.Lock()
+
+
+def _pattern_key(indptr, indices) -> tuple:
+    return (indptr.size - 1, indices.size,
+            hashlib.sha1(np.ascontiguousarray(indptr).tobytes() + np.ascontiguousarray(indices).tobytes()).hexdigest())
+
+
+def _early_use(key) -> bool:
+    """Count one factorisation of the pattern ``key``; True if it comes before its
+    :data:`PARDISO_FROM_USE`-th in this process."""
+    with _SEEN_LOCK:
+        n = _SEEN_PATTERNS.get(key, 0)
+        _SEEN_PATTERNS[key] = n + 1
+        _SEEN_PATTERNS.move_to_end(key)
+        while len(_SEEN_PATTERNS) > 256:
+            _SEEN_PATTERNS.popitem(last=False)
+    return n + 1 < PARDISO_FROM_USE
+
+
+def mkl_loaded() -> bool:
+    """True once PARDISO's library is loaded in this process."""
+    return bool(_MKL)
+
+
+def _wants_pardiso(n: int, early_use: bool) -> bool:
+    """PARDISO for this factorisation? Not for an early one of a small pattern while MKL is
+    still unloaded (SuperLU is faster than loading it); otherwise whenever it is available."""
+    if n < SMALL_UNKNOWNS and early_use and not mkl_loaded():
+        return False
+    return bool(_mkl())
 
 
 def _mkl():
@@ -155,6 +202,11 @@ def factorize(A: sp.spmatrix):
     """Factor a sparse SPD matrix once; ``.solve(B)`` for any number of right-hand sides."""
     if A.shape[0] == 0:
         return _Empty()
+    n = A.shape[0]
+    if n < SMALL_UNKNOWNS and not mkl_loaded():  # is it worth loading MKL for this pattern?
+        A = sp.csr_matrix(A)
+        if not _wants_pardiso(n, _early_use(_pattern_key(A.indptr, A.indices))):
+            return _SuperLU(A)
     if _mkl():
         return _Pardiso(A)
     return _SuperLU(A)

@@ -15,7 +15,6 @@ import numpy as np
 
 from ..errors import CircuitError
 from ..validation import check_conductances, check_inputs
-from .netlist import crossbar_netlist, driver_names, sense_names
 from .nodal import NodalModel, oriented, rot, transfer_matrix
 from .spec import CrossbarSpec, check_direction
 
@@ -106,6 +105,7 @@ def ngspice_estimate_s(shape) -> float:
 @register_solver("ngspice")
 def _ngspice(g, v, spec, direction, timeout_s: float = 120.0, runner=None, **_):
     from ..spice import NgspiceRunner
+    from .netlist import crossbar_netlist, driver_names, sense_names
 
     g = check_conductances(g)
     M, N = g.shape

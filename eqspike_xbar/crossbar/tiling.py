@@ -65,14 +65,7 @@ def transfer_matrices(crossbars, direction: str = "forward", workers: int | None
     Tiles are independent circuits: all tiles of all crossbars are factored on ``workers``
     threads of a persistent pool (default: one per core; the sparse factorisation releases
     the GIL, and each worker keeps its solver's analysis of the tile pattern)."""
-    jobs = [t for xb in crossbars for t in xb.tiles]
-    workers = workers or min(len(jobs), os.cpu_count() or 1)
-    if workers > 1 and len(jobs) > 1:
-        key = (os.getpid(), workers)  # a forked child must not use its parent's (dead) threads
-        pool = _POOLS.get(key) or _POOLS.setdefault(key, ThreadPoolExecutor(workers, "tile"))
-        blocks = iter(list(pool.map(lambda t: t.transfer_matrix(direction), jobs)))
-    else:
-        blocks = iter([t.transfer_matrix(direction) for t in jobs])
+    blocks = iter(tile_transfer_matrices([t for xb in crossbars for t in xb.tiles], direction, workers))
     out = []
     for xb in crossbars:
         w = np.zeros(xb.g.shape)
@@ -80,6 +73,17 @@ def transfer_matrices(crossbars, direction: str = "forward", workers: int | None
             w[rs, cs] = next(blocks)
         out.append(w)
     return out
+
+
+def tile_transfer_matrices(tiles, direction: str = "forward", workers: int | None = None) -> list[np.ndarray]:
+    """The transfer matrices of independent tiles (:class:`FastCrossbar`), in order, on
+    ``workers`` threads of a persistent pool (default: one per core)."""
+    workers = workers or min(len(tiles), os.cpu_count() or 1)
+    if workers > 1 and len(tiles) > 1:
+        key = (os.getpid(), workers)  # a forked child must not use its parent's (dead) threads
+        pool = _POOLS.get(key) or _POOLS.setdefault(key, ThreadPoolExecutor(workers, "tile"))
+        return list(pool.map(lambda t: t.transfer_matrix(direction), tiles))
+    return [t.transfer_matrix(direction) for t in tiles]
 
 
 def effective_weights(g_pos, g_neg, mapping, spec: CrossbarSpec = CrossbarSpec(),

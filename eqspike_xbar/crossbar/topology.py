@@ -153,21 +153,32 @@ class Topology:
     def merged_nodes(self) -> np.ndarray:
         """For every raw node id, the id of the node it is merged into by zero-resistance
         wires: a port if one is in its group, else the group's smallest id."""
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
-
         n = self.n_nodes
         shorts = [w for w in self.wires if w.r == 0]
         if not shorts:
             return np.arange(n)
         a = np.concatenate([w.a for w in shorts])
         b = np.concatenate([w.b for w in shorts])
-        _, comp = connected_components(coo_matrix((np.ones(a.size), (a, b)), shape=(n, n)), directed=False)
-        rep = np.full(comp.max() + 1, n)
+        comp = components(n, a, b)
+        rep = np.full(n, n)
         np.minimum.at(rep, comp, np.arange(n))
         ports = np.concatenate([self.row_ports, self.col_ports])
         rep[comp[ports]] = ports
         return rep[comp]
+
+
+def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected components of ``n`` nodes joined by the edges ``a[k]``–``b[k]``: each node's
+    label is the smallest node id of its component (hooking and pointer jumping in numpy; no
+    graph library to import for a read)."""
+    label = np.arange(n)
+    while True:
+        old = label.copy()
+        np.minimum.at(label, a, label[b])
+        np.minimum.at(label, b, label[a])
+        label = label[label]  # jump: a label's own label is in the same component and no larger
+        if np.array_equal(label, old):
+            return label
 
 
 def read_topology(shape, spec, direction: str) -> Topology:

@@ -16,6 +16,9 @@ the last ``readout_steps`` steps), then the nudged phase(s) from the saved free 
 (accumulators included), all phases run side by side as one stacked batch of P*B rows.
 With the deterministic sigma-delta encoder the clamped input spikes are identical in every
 phase, so the input layer is encoded once and its events are merged across phases (exact).
+Its spike trains do not depend on the network either, so a training minibatch encodes and
+reads the input of the free and the nudged steps at once (the weights change only after the
+nudged phases): one event-driven read per image (synapses/base.py) instead of one per step.
 """
 from __future__ import annotations
 
@@ -25,8 +28,18 @@ import numpy as np
 
 from ..layered import LayeredState
 from ..synapses import make_synapse_layer
+from ..synapses.base import event_matmul
 from .neurons import leaky_step, make_encoder
 from .rules import nudging_betas, post_factor
+
+
+@dataclass
+class InputTail:
+    """The input's next steps after a free phase, encoded and read ahead (uncounted yet)."""
+    schedule: list  # (s_in, drive) per step
+    spikes: np.ndarray  # (B, steps, n_in)
+    acc_in: np.ndarray  # input accumulators after these steps
+    n_spikes: int  # spikes sent in these steps
 
 
 @dataclass
@@ -34,6 +47,7 @@ class FreeState:
     h: list  # states of layers 1..L, each (B, n_l)
     acc: list  # encoder accumulators of layers 1..L (None for rate neurons)
     acc_in: np.ndarray | None  # input-layer accumulators
+    tail: InputTail | None = None  # the nudged phases' input, read ahead with the free phase's
 
 
 class EqSpikeNetwork(LayeredState):
@@ -60,6 +74,7 @@ class EqSpikeNetwork(LayeredState):
             for k, w in enumerate(init)
         ]
         self.biases = [np.zeros(n, dtype=self.dtype) for n in self.sizes[1:]]
+        self._neurons_per_row = sum(self.sizes[1:])
         self.lr_factor = 1.0  # learning-rate schedule factor, set per epoch by the trainer
         self._rounding_rng = None  # stochastic ternary post factor: the minibatch generator
         self.reset_counters()
@@ -75,10 +90,12 @@ class EqSpikeNetwork(LayeredState):
 
         Returns (spikes of layers 1..L, new states of layers 1..L)."""
         enc, syn = self.encoder, self.synapses
-        spikes = [enc.step(h[l], None if acc is None else acc[l], rng) for l in range(self.L)]
-        self.counters["neuron_updates"] += sum(hl.size for hl in h)
-        if not enc.sends_state:
-            self.counters["spikes"] += int(sum(np.count_nonzero(sp) for sp in spikes))
+        spikes = []
+        for l in range(self.L):
+            sp, n = enc.step_counted(h[l], None if acc is None else acc[l], rng)
+            spikes.append(sp)
+            self.counters["spikes"] += n
+        self.counters["neuron_updates"] += self._neurons_per_row * len(h[0])
         new_h = []
         for l in range(self.L):
             if l == 0:
@@ -93,11 +110,14 @@ class EqSpikeNetwork(LayeredState):
             new_h.append(leaky_step(h[l], drive, self.eps))
         return spikes, new_h
 
-    def _input_schedule(self, x, acc_in, steps: int, rng, weights_fixed: bool = True, repeats: int = 1):
+    def _input_schedule(self, x, acc_in, steps: int, rng, weights_fixed: bool = True, repeats: int = 1,
+                        lookahead: int = 0):
         """What the clamped input layer sends at each of ``steps`` steps, and the drive it gives
         layer 1: a list of (s_in, drive). The input spike trains do not depend on the network, so
         while the weights stay fixed (updates once per minibatch) all steps are read at once.
-        ``repeats``: phases that replay the same input (counted as reads and spikes that many times)."""
+        ``repeats``: phases that replay the same input (counted as reads and spikes that many times).
+        ``lookahead`` (spiking input, weights fixed): also encode and read that many further steps
+        in the same read; returns (schedule, InputTail), the tail counted by whoever replays it."""
         syn0 = self.synapses[0]
         if self.encoder.sends_state:  # rate neurons: rho(x) = x at every step, read once
             if not weights_fixed:
@@ -105,15 +125,38 @@ class EqSpikeNetwork(LayeredState):
             d = syn0.forward(x)
             syn0.count_read(x, "forward", times=steps * repeats - 1)  # physically read at every step
             return [(x, d)] * steps
-        s = [self.encoder.step(x, acc_in, rng) for _ in range(steps)]
-        spikes = np.stack(s)
-        self.counters["spikes"] += int(np.count_nonzero(spikes)) * repeats
+        # image-major (B, steps, n_in): one image's steps share its few active lines, so the
+        # event-driven read gathers each image's rows of W once for all its steps
+        total = steps + lookahead
+        spikes = np.empty((len(x), total, x.shape[1]), dtype=x.dtype)
+        counts = np.zeros(total, dtype=np.int64)
+        for t in range(total):
+            if t == steps and lookahead:
+                acc_after = acc_in.copy()
+            spikes[:, t], counts[t] = self.encoder.step_counted(x, acc_in, rng)
+        self.counters["spikes"] += int(counts[:steps].sum()) * repeats
+        per_step = [spikes[:, t] for t in range(total)]
         if not weights_fixed:
-            return [(st, None) for st in s]
+            return [(st, None) for st in per_step]
         flat = spikes.reshape(-1, x.shape[1])
-        drives = syn0.forward(flat).reshape(steps, len(x), -1)
-        syn0.count_read(flat, "forward", times=repeats - 1)
-        return list(zip(spikes, drives))
+        if lookahead:  # read all, count the free steps' rows now and the tail's when replayed
+            drives = event_matmul(flat, syn0._read_matrix("forward"), total).reshape(len(x), total, -1)
+            syn0.count_read(spikes[:, :steps].reshape(-1, x.shape[1]), "forward", times=repeats)
+        else:
+            drives = syn0.forward(flat, group=total).reshape(len(x), total, -1)
+            syn0.count_read(flat, "forward", times=repeats - 1)
+        schedule = [(st, drives[:, t]) for t, st in enumerate(per_step)]
+        if not lookahead:
+            return schedule
+        tail = InputTail(schedule[steps:], spikes[:, steps:], acc_in.copy(), int(counts[steps:].sum()))
+        acc_in[...] = acc_after  # the caller's accumulators stand after ``steps`` steps
+        return schedule[:steps], tail
+
+    def _replay_tail(self, tail: InputTail, repeats: int) -> list:
+        """Count the input steps read ahead with the free phase as ``repeats`` phases' reads."""
+        self.counters["spikes"] += tail.n_spikes * repeats
+        self.synapses[0].count_read(tail.spikes.reshape(-1, tail.spikes.shape[2]), "forward", times=repeats)
+        return tail.schedule
 
     def _init_state(self, x, rng) -> FreeState:
         B = len(x)
@@ -123,14 +166,19 @@ class EqSpikeNetwork(LayeredState):
         acc = [enc.init((B, n), rng, self.dtype) for n in self.sizes[1:]]
         return FreeState(h, None if acc[0] is None else acc, acc_in)
 
-    def free_phase(self, x, rng, steps: int | None = None, trace: list | None = None):
-        """Relax from h = 0 for T steps. Returns (saved free state, prediction readout (B, n_out))."""
+    def free_phase(self, x, rng, steps: int | None = None, trace: list | None = None, lookahead: int = 0):
+        """Relax from h = 0 for T steps. Returns (saved free state, prediction readout (B, n_out)).
+        ``lookahead``: nudged steps whose input is read ahead with this phase's (``state.tail``;
+        only for a deterministic spiking input with the weights fixed until the nudged phases end)."""
         x = np.asarray(x, dtype=self.dtype)
         st = self._init_state(x, rng)
         T = steps or self.net.free_steps
         R = min(self.net.readout_steps, T)
         h, out = st.h, np.zeros((len(x), self.sizes[-1]), dtype=self.dtype)
-        for t, (s_in, d_in) in enumerate(self._input_schedule(x, st.acc_in, T, rng)):
+        schedule = self._input_schedule(x, st.acc_in, T, rng, lookahead=lookahead)
+        if lookahead:
+            schedule, st.tail = schedule
+        for t, (s_in, d_in) in enumerate(schedule):
             _, h = self._step(h, st.acc, s_in, d_in, 1, None, None, rng)
             if t >= T - R:
                 out += h[-1]
@@ -162,7 +210,10 @@ class EqSpikeNetwork(LayeredState):
         x = np.asarray(x, dtype=self.dtype)
         target = np.zeros((len(x), self.sizes[-1]), dtype=self.dtype)
         target[np.arange(len(x)), y] = 1.0
-        state, out = self.free_phase(x, rng)
+        enc = self.encoder
+        ahead = enc.deterministic and not enc.sends_state and not (
+            self.learn.apply == "continual" and self.learn.rule != "contrastive")
+        state, out = self.free_phase(x, rng, lookahead=self.net.nudged_steps if ahead else 0)
         betas = nudging_betas(self.learn.nudging, self.learn.beta, rng)
         self.nudged_phases(x, target, state, betas, rng)
         return out
@@ -208,7 +259,12 @@ class EqSpikeNetwork(LayeredState):
                 bias_sums[k] += db
 
         K = self.net.nudged_steps
-        schedule = self._input_schedule(x_in, acc_in, K, rng, weights_fixed=not continual, repeats=reps)
+        tail = state.tail
+        if tail is not None and self.encoder.deterministic and not continual and len(tail.schedule) == K:
+            schedule = self._replay_tail(tail, reps)  # read ahead with the free phase
+            acc_in = tail.acc_in.copy()
+        else:
+            schedule = self._input_schedule(x_in, acc_in, K, rng, weights_fixed=not continual, repeats=reps)
         for s_in, d_in in schedule:
             if d_in is None:  # continual updates: read the input through the current weights
                 d_in = self.synapses[0].forward(s_in)

@@ -21,10 +21,15 @@ class SigmaDelta:
         return rng.random(shape, dtype=dtype)
 
     def step(self, h: np.ndarray, acc: np.ndarray, rng) -> np.ndarray:
+        return self.step_counted(h, acc, rng)[0]
+
+    def step_counted(self, h, acc, rng):
+        """(spikes, number of spikes) of one step."""
         acc += h
-        spikes = (acc >= 1.0).astype(h.dtype)
+        fired = acc >= 1.0
+        spikes = fired.astype(h.dtype)
         acc -= spikes
-        return spikes
+        return spikes, int(np.count_nonzero(fired))
 
 
 class Stochastic:
@@ -35,7 +40,11 @@ class Stochastic:
         return None
 
     def step(self, h, acc, rng):
-        return (rng.random(h.shape, dtype=h.dtype) < h).astype(h.dtype)
+        return self.step_counted(h, acc, rng)[0]
+
+    def step_counted(self, h, acc, rng):
+        fired = rng.random(h.shape, dtype=h.dtype) < h
+        return fired.astype(h.dtype), int(np.count_nonzero(fired))
 
 
 class Rate:
@@ -47,6 +56,9 @@ class Rate:
 
     def step(self, h, acc, rng):
         return h
+
+    def step_counted(self, h, acc, rng):
+        return h, 0  # states are not spikes: nothing counted
 
 
 ENCODERS = {"sigma_delta": SigmaDelta, "stochastic": Stochastic, "rate": Rate}
@@ -61,5 +73,6 @@ def leaky_step(h: np.ndarray, drive: np.ndarray, eps: float) -> np.ndarray:
     drive -= h
     drive *= eps
     drive += h
-    np.clip(drive, 0.0, 1.0, out=drive)
+    np.maximum(drive, 0.0, out=drive)  # clip to [0, 1] (two ufuncs: cheaper than np.clip)
+    np.minimum(drive, 1.0, out=drive)
     return drive

@@ -19,6 +19,12 @@ line, a rate x a pulse of x * v_read_V. Every layer counts what it is asked to d
 read, per-line activity, update events) in ``self.counters``; the energy accounting
 (:mod:`eqspike_xbar.energy`) turns the counts into joules.
 
+Event-driven reads and updates: spikes are binary and sparse, so a read is computed from the
+active lines only (a row of the result is the sum of the rows of the read matrix at the lines
+that spiked, :func:`event_matmul`) and an update touches only the rows with events
+(:func:`event_outer`). Both equal the dense products to float rounding; the counted activity
+is that of the whole input, as before.
+
 Backends register themselves in :data:`BACKENDS` (``register_backend``) and are chosen by
 ``[synapses] backend = ...`` in the config; the network never branches on the backend.
 """
@@ -29,6 +35,65 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 BACKENDS: dict[str, type["SynapseLayer"]] = {}
+
+#: a read or update is computed from the active lines only when at most this fraction of
+#: the lines is active (above it the gather costs more than the dense product saves) ...
+EVENT_MAX_DENSITY = 0.6
+#: ... and when the dense product would be at least this many multiply-accumulates (below
+#: it the dense product is cheaper than finding the active lines)
+EVENT_MIN_MACS = 1 << 20
+
+
+def event_matmul(x: np.ndarray, m: np.ndarray, group: int = 0) -> np.ndarray:
+    """``x @ m`` from the active lines only: row b of the result is Σ_i x[b, i]·m[i] over the
+    lines i that row's group of rows drives (for binary spikes, the sum of the rows of ``m`` at
+    the lines that spiked). ``group``: consecutive rows of ``x`` that share one set of active
+    lines (one image's time steps, say); 0 takes all rows as one group. Equal to ``x @ m`` to
+    float rounding (the inactive lines contribute exact zeros)."""
+    rows, n = x.shape
+    if rows * n * m.shape[1] < EVENT_MIN_MACS:
+        return x @ m
+    g = rows if group <= 0 else min(group, rows)
+    if g == rows:
+        act = np.flatnonzero(x.any(0))
+        return x @ m if act.size > EVENT_MAX_DENSITY * n else x[:, act] @ m[act]
+    out = np.empty((rows, m.shape[1]), dtype=np.result_type(x, m))
+    with _one_blas_thread():  # many small products: BLAS threads would only wait on each other
+        for i in range(0, rows, g):
+            xg = x[i : i + g]
+            act = np.flatnonzero(xg.any(0))
+            if act.size > EVENT_MAX_DENSITY * n:
+                np.matmul(xg, m, out=out[i : i + g])
+            else:
+                np.matmul(xg[:, act], m[act], out=out[i : i + g])
+    return out
+
+
+_BLAS = None
+
+
+def _one_blas_thread():
+    """Context: the BLAS of numpy on one thread (measured with 2 threads on 2 busy cores: 20
+    per-image products took 8.0 ms against 1.65 ms on one thread)."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
+def event_outer(row_events: np.ndarray, col_events: np.ndarray):
+    """The coincidence sum rowsᵀ·cols restricted to the rows with events: (index, block) with
+    ``block = row_eventsᵀ[index] @ col_events``, so ΔW[index] = scale·block and every other row
+    of ΔW is zero; ``index`` is None (block = the full product) when the rows are not sparse
+    enough to gain. Equal to the dense product to float rounding."""
+    e, n = row_events.shape
+    if e * n * col_events.shape[1] >= EVENT_MIN_MACS:
+        act = np.flatnonzero(row_events.any(0))
+        if act.size <= EVENT_MAX_DENSITY * n:
+            return act, row_events[:, act].T @ col_events
+    return None, row_events.T @ col_events
 
 
 def register_backend(name: str):
@@ -115,15 +180,17 @@ class SynapseLayer(ABC):
         self.counters["updates"] += 1
 
     # ------------------------------------------------------------------ interface
-    def forward(self, pre: np.ndarray) -> np.ndarray:
-        """(B, n_pre) -> (B, n_post): drive of the post neurons (counted, then ``pre @ M_f``)."""
+    def forward(self, pre: np.ndarray, group: int = 0) -> np.ndarray:
+        """(B, n_pre) -> (B, n_post): drive of the post neurons (counted, then ``pre @ M_f`` from
+        the active rows; ``group``: consecutive input vectors sharing their active lines, see
+        :func:`event_matmul`)."""
         self.count_read(pre, "forward")
-        return pre @ self._read_matrix("forward")
+        return event_matmul(pre, self._read_matrix("forward"), group)
 
-    def backward(self, post: np.ndarray) -> np.ndarray:
+    def backward(self, post: np.ndarray, group: int = 0) -> np.ndarray:
         """(B, n_post) -> (B, n_pre): drive of the pre neurons through the same synapses."""
         self.count_read(post, "backward")
-        return post @ self._read_matrix("backward")
+        return event_matmul(post, self._read_matrix("backward"), group)
 
     @abstractmethod
     def _read_matrix(self, direction: str) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import SynapseLayer, register_backend
+from .base import SynapseLayer, event_outer, register_backend
 
 
 @register_backend("ideal")
@@ -18,9 +18,7 @@ class IdealSynapses(SynapseLayer):
         super().__init__(weights, config, rng, layer)
         self.W = np.array(weights, copy=True)
         if config is not None and getattr(config, "device", None):
-            from .device import resolve_device
-
-            p = resolve_device(config.device, config.device_overrides, config.on_off_ratio)
+            p = config.device_params  # resolved once, when the config was built
             self.read_pulse_V = p.iv.v_read_V
             pair = p.conductance.gmin_S + p.conductance.gmax_S
             self._line_sums = (np.full(self.n_pre, pair * self.n_post), np.full(self.n_post, pair * self.n_pre))
@@ -30,7 +28,12 @@ class IdealSynapses(SynapseLayer):
 
     def update(self, row_events, col_events, scale):
         self._count_update(row_events)
-        self.W += np.asarray(scale, dtype=self.W.dtype) * (row_events.T @ col_events)
+        index, block = event_outer(row_events, col_events)  # only the rows with events change
+        block *= np.asarray(scale, dtype=self.W.dtype)
+        if index is None:
+            self.W += block
+        else:
+            self.W[index] += block
 
     @property
     def weights(self):

@@ -191,10 +191,23 @@ class MinibatchSum(UpdateScheme):
 
     def apply(self, rows, cols, scale):
         layer = self.layer
-        dw = np.asarray(scale, dtype=rows.dtype) * (rows.T @ cols)
+        dw = _rule_sum(rows, cols, scale)
         self._book_memory(2 * _coincidences(rows, cols) + dw.size, 32)
         n = layer.pulse_counts(dw)
         layer.program([(n, -n)])
+
+
+def _rule_sum(rows, cols, scale) -> np.ndarray:
+    """scale·rowsᵀ·cols, computed on the rows with events only (synapses.base.event_outer)."""
+    from .base import event_outer
+
+    index, block = event_outer(rows, cols)
+    if index is None:
+        block *= np.asarray(scale, dtype=block.dtype)
+        return block
+    out = np.zeros((rows.shape[1], cols.shape[1]), dtype=block.dtype)
+    out[index] = block * np.asarray(scale, dtype=block.dtype)
+    return out
 
 
 def _coincidences(rows, cols) -> float:
@@ -282,7 +295,7 @@ class MixedPrecision(UpdateScheme):
 
     def apply(self, rows, cols, scale):
         layer, chi = self.layer, self.chi
-        wish = (np.asarray(scale, dtype=rows.dtype) * (rows.T @ cols)) / np.float32(layer.pair_step)
+        wish = _rule_sum(rows, cols, scale) / np.float32(layer.pair_step)
         chi.add(wish)
         # one read-modify-write per coincidence (the digital periphery adds each event), one
         # scan of every accumulator for the threshold per minibatch
