@@ -20,10 +20,10 @@ import numpy as np
 import xarray as xr
 
 from .. import io
-from ..config import config_from_dict, default_config_path, load_config
+from ..config import config_from_dict, default_config_path
 from ..config_tools import merge
 from ..errors import EqSpikeXbarError, RunFolderError
-from .runs import new_run_dir, overrides_from_args, read_status, resume_config, write_status
+from .runs import check_devices, load_experiment, new_run_dir, read_status, resume_config, write_status
 from .train import Trainer
 
 log = logging.getLogger(__name__)
@@ -119,27 +119,27 @@ def cmd_run(args) -> int:
     bad = [f for f in fidelities if f not in FIDELITIES]
     if bad or not fidelities:
         raise RunFolderError(f"--fidelities {args.fidelities!r}: choose from {', '.join(FIDELITIES)}")
-    overrides = overrides_from_args(args)
     if args.resume:
         run_dir = Path(args.resume)
-        base = resume_config(run_dir, overrides)
+        resume_config(run_dir)  # a run folder at all?
         if "fidelities" not in read_status(run_dir):
             raise RunFolderError(f"{run_dir} is not a main-job run folder (made by 'eqspike-xbar run'): "
                                  "resume a training run with 'eqspike-xbar train --resume'")
-        cfg = config_from_dict(base, str(run_dir / "config.toml"))
-        for fid in fidelities:
-            config_from_dict(fidelity_dict(base, fid), f"fidelity {fid}")
-        io.write_text(run_dir / "config.toml", cfg.to_toml())
+        cfg = load_experiment(run_dir / "config.toml", args.set, data_dir=args.data_dir)
     else:
         # the base is read with the first programmed fidelity's backend, so an update scheme is valid
         programmed = next((f for f in fidelities if f != "ideal"), "ideal")
-        cfg = load_config(args.config or default_config_path("main_digits.toml"),
-                          [*overrides, {"synapses": {"backend": programmed}}])
+        cfg = load_experiment(args.config or default_config_path("main_digits.toml"), args.set,
+                              [{"synapses": {"backend": programmed}}], args.data_dir)
         if cfg.learning.epochs < 1:
             raise RunFolderError("the main job needs learning.epochs >= 1")
-        for fid in fidelities:  # every fidelity's config must be valid before anything runs
-            config_from_dict(fidelity_dict(cfg.to_dict(), fid), f"fidelity {fid}")
-        base = cfg.to_dict()
+    base = cfg.to_dict()
+    for fid in fidelities:  # every fidelity's config, device included, must be valid before anything runs
+        check_devices(config_from_dict(fidelity_dict(base, fid), f"fidelity {fid}"), f"fidelity {fid}")
+    if args.resume:
+        io.remove_temporaries(run_dir)
+        io.write_text(run_dir / "config.toml", cfg.to_toml())
+    else:
         run_dir = new_run_dir(args.runs_dir, f"main-{cfg.data.name}", args.run_id)
         io.write_text(run_dir / "config.toml", cfg.to_toml())
     write_status(run_dir, "running", fidelities=fidelities)

@@ -35,7 +35,7 @@ import xarray as xr
 from .. import io
 from ..config_tools import parse_override, read_toml
 from ..errors import EqSpikeXbarError, RunFolderError
-from .runs import new_run_dir, write_status
+from .runs import check_run_id, new_run_dir, write_status
 from .sweep_spec import Point, SweepSpec, parse_sweep, load_sweep
 
 log = logging.getLogger(__name__)
@@ -319,7 +319,8 @@ def register(sub) -> None:
                    help="give up on --scheduler after this long (default: 5)")
     p.add_argument("--workers", type=int, help="local cluster: worker processes (default: one per core)")
     p.add_argument("--runs-dir", default="runs", help="parent folder of run folders (default: runs)")
-    p.add_argument("--sweep-id", help="name of the sweep folder (default: <time>-sweep-<name>)")
+    p.add_argument("--run-id", "--sweep-id", dest="run_id",
+                   help="name of the sweep folder (default: <time>-sweep-<name>); --sweep-id is the old spelling")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
 
@@ -336,8 +337,14 @@ def cmd_sweep(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     # Everything is validated, and the cluster reached, before the sweep folder is touched.
+    if args.run_id is not None and not args.resume:
+        check_run_id(args.run_id)
+        if (Path(args.runs_dir) / args.run_id).exists():
+            raise RunFolderError(f"run folder {Path(args.runs_dir) / args.run_id} exists already: choose another "
+                                 "--run-id, or --resume it")
     if args.resume:
         sweep = Sweep.open(args.resume)
+        io.remove_temporaries(sweep.path)
     else:
         spec = load_sweep(args.sweep_file, [parse_override(s) for s in args.set])
         spec.points()
@@ -346,7 +353,7 @@ def cmd_sweep(args) -> int:
     with contextlib.nullcontext() if nothing_to_do else dask_client(args.scheduler, args.workers,
                                                                        args.connect_timeout) as client:
         if not args.resume:
-            sweep = Sweep.create(spec, args.runs_dir, args.sweep_id)
+            sweep = Sweep.create(spec, args.runs_dir, args.run_id)
         log.info("sweep folder: %s (%d points, %d to run)", sweep.path, len(sweep.points),
                  len(sweep.todo(args.retry_failed)))
         try:

@@ -20,12 +20,12 @@ import numpy as np
 import xarray as xr
 
 from .. import io
-from ..config import ExperimentConfig, config_from_dict, load_config
+from ..config import ExperimentConfig
 from ..data import load_dataset
 from ..energy import COMPONENTS, energy_breakdown, reset_counters
 from ..eqspike import EqSpikeNetwork
 from ..errors import ConfigError, RunFolderError, TrainingDiverged
-from .runs import new_run_dir, overrides_from_args, read_status, resume_config, write_status
+from .runs import load_experiment, new_run_dir, read_status, resume_config, write_status
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +143,15 @@ class Trainer:
         for k, v in values.items():
             self.history.setdefault(k, []).append(v)
 
+    def check_writable(self) -> None:
+        """Before an epoch is computed: leftovers of a killed write go, and checkpoints can be written."""
+        io.remove_temporaries(self.run_dir)
+        io.ensure_writable_dir(self.checkpoint_path.parent, "checkpoint folder",
+                               "make it writable (or move it away) and resume")
+
     def run(self) -> xr.Dataset:
         cfg = self.cfg
+        self.check_writable()
         write_status(self.run_dir, "running", epoch=self.epoch)
         try:
             for epoch in range(self.epoch, cfg.learning.epochs):
@@ -245,13 +252,13 @@ def register(sub) -> None:
 def cmd_train(args) -> int:
     from threadpoolctl import threadpool_limits
 
-    overrides = overrides_from_args(args)
+    overrides = bool(args.set or args.data_dir)
     if args.resume:
         run_dir = Path(args.resume)
-        base = resume_config(run_dir, overrides)
-        cfg = config_from_dict(base, str(run_dir / "config.toml"))
+        resume_config(run_dir)  # a run folder at all?
+        cfg = load_experiment(run_dir / "config.toml", args.set, data_dir=args.data_dir)
     else:
-        cfg = load_config(args.config, overrides)
+        cfg = load_experiment(args.config, args.set, data_dir=args.data_dir)
         run_dir = None
     if args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
