@@ -23,7 +23,7 @@ from .. import io
 from ..config import config_from_dict, default_config_path
 from ..config_tools import merge
 from ..errors import EqSpikeXbarError, RunFolderError
-from .runs import check_devices, load_experiment, new_run_dir, read_status, resume_config, write_status
+from .runs import Clock, check_devices, load_experiment, new_run_dir, read_status, resume_config, write_status
 from .train import Trainer
 
 log = logging.getLogger(__name__)
@@ -50,9 +50,9 @@ def train_fidelity(base: dict, fidelity: str, run_dir: Path, progress: bool) -> 
         log.info("%s: resuming after epoch %d", fidelity, trainer.epoch)
     else:
         io.write_text(sub / "config.toml", cfg.to_toml())
-    t0 = time.perf_counter()
     ds = trainer.run() if trainer.epoch < cfg.learning.epochs else trainer.metrics()
-    log.info("%s: %.2f %% test accuracy (%.0f s)", fidelity, 100 * float(ds.test_accuracy[-1]), time.perf_counter() - t0)
+    log.info("%s: %.2f %% test accuracy (%.0f s)", fidelity, 100 * float(ds.test_accuracy[-1]),
+             float(ds.attrs.get("wall_time_s", float("nan"))))
     return ds, trainer
 
 
@@ -142,33 +142,39 @@ def cmd_run(args) -> int:
     else:
         run_dir = new_run_dir(args.runs_dir, f"main-{cfg.data.name}", args.run_id)
         io.write_text(run_dir / "config.toml", cfg.to_toml())
-    write_status(run_dir, "running", fidelities=fidelities)
+    clock = Clock().start(run_dir)
+
+    def status(state, **info):
+        write_status(run_dir, state, fidelities=fidelities, **clock.fields(), **info)
+
+    status("running")
     try:
-        return _main_job(args, run_dir, base, fidelities)
+        return _main_job(args, run_dir, base, fidelities, clock, status)
     except EqSpikeXbarError as exc:
-        write_status(run_dir, "failed", fidelities=fidelities, error=str(exc))
+        status("failed", error=str(exc))
         raise
     except KeyboardInterrupt:
-        write_status(run_dir, "interrupted", fidelities=fidelities)
+        status("interrupted")
         raise
 
 
-def _main_job(args, run_dir: Path, base: dict, fidelities: list[str]) -> int:
+def _main_job(args, run_dir: Path, base: dict, fidelities: list[str], clock, status) -> int:
     from threadpoolctl import threadpool_limits
 
-    t_start = time.perf_counter()
     metrics, trainers, wall = {}, {}, {}
     with threadpool_limits(args.threads):
         for fid in fidelities:
-            t0 = time.perf_counter()
+            status("running", phase=f"training {fid}")
             metrics[fid], trainers[fid] = train_fidelity(base, fid, run_dir, not args.no_progress)
-            wall[fid] = time.perf_counter() - t0
+            wall[fid] = float(metrics[fid].attrs.get("wall_time_s", float("nan")))
         check = None
         hw = trainers.get("circuit") or trainers.get("device")
         if hw is not None:
+            status("running", phase="ngspice check")
             check = ngspice_check(hw, run_dir)
         from .stdp import measure_stdp
 
+        status("running", phase="STDP curves")
         cfg0 = next(iter(trainers.values())).cfg
         rule_stdp = measure_stdp(cfg0)
         io.write_netcdf(rule_stdp, run_dir / "stdp_rule.nc")
@@ -180,12 +186,13 @@ def _main_job(args, run_dir: Path, base: dict, fidelities: list[str]) -> int:
             spice_stdp = None
     from .main_report import build_report
 
+    status("running", phase="report")
     first = next(iter(trainers.values()))
     conductances = {f: [s.conductances() for s in t.net.synapses] for f, t in trainers.items()
                     if hasattr(t.net.synapses[0], "conductances")}
     md, html_path = build_report(run_dir, first.cfg, len(first.data.train), metrics, conductances, wall, check,
-                                 rule_stdp, spice_stdp, time.perf_counter() - t_start, fidelities)
-    write_status(run_dir, "finished", fidelities=fidelities)
+                                 rule_stdp, spice_stdp, clock, fidelities)
+    status("finished")
     accs = ", ".join(f"{f} {100 * float(ds.test_accuracy[-1]):.2f} %" for f, ds in metrics.items())
     print(f"{run_dir}: test accuracy {accs}; report: {html_path}")
     return 0

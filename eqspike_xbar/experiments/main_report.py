@@ -15,10 +15,13 @@ from ..figures import report as F
 
 
 def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: dict, wall: dict, check, rule_stdp,
-                 spice_stdp, total_s: float, fidelities=("ideal", "device", "circuit")):
+                 spice_stdp, clock, fidelities=("ideal", "device", "circuit")):
     """``cfg``: the resolved config; ``n_train``: training images; ``metrics``: {fidelity: metrics
     Dataset}; ``conductances``: {fidelity: [(G+, G-) per layer]} in S (fidelities with devices);
-    ``wall``: {fidelity: s}; ``check``: :func:`~.main_job.ngspice_check`'s dict or None."""
+    ``wall``: {fidelity: s, summed over resumed stretches}; ``clock``: the main job's
+    :class:`~.runs.Clock` (or its total seconds); ``check``: :func:`~.main_job.ngspice_check`'s dict or None."""
+    total_s = clock.elapsed_s() if hasattr(clock, "elapsed_s") else float(clock)
+    stretches = getattr(clock, "stretch", 1)
     sections = []
     sections.append(("Run", "\n".join([
         f"Data set `{cfg.data.name}` ({n_train} training images), network "
@@ -27,7 +30,9 @@ def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: 
         f"{cfg.learning.epochs} epochs; device `{cfg.synapses.device}`, w_max {cfg.synapses.w_max}.",
         "",
         f"Reproduce: `eqspike-xbar run --config {run_dir / 'config.toml'} --fidelities {','.join(fidelities)}` "
-        f"(written {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, {total_s:.0f} s in all).",
+        f"(written {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, {total_s:.0f} s in all"
+        + (f", summed over {stretches} stretches: the run was resumed {stretches - 1} time(s))." if stretches > 1
+           else ")."),
     ])))
 
     rows = []

@@ -53,6 +53,34 @@ def write_status(run_dir, state: str, **info) -> None:
     io.write_text(Path(run_dir) / "status.json", json.dumps({"state": state, **info}, indent=2) + "\n")
 
 
+class Clock:
+    """Wall time of a run folder summed over every stretch that worked on it (a killed and
+    resumed run has several): the seconds recorded in its ``status.json`` by earlier stretches
+    plus this one's. Starts when first asked."""
+
+    def __init__(self):
+        self.prior_s, self.stretch, self._t0 = 0.0, 1, None
+
+    def start(self, run_dir) -> "Clock":
+        st = read_status(run_dir)
+        self.prior_s = float(st.get("elapsed_s", 0.0) or 0.0)
+        self.stretch = int(st.get("stretches", 0) or 0) + 1
+        self._t0 = time.perf_counter()
+        return self
+
+    @property
+    def started(self) -> bool:
+        return self._t0 is not None
+
+    def elapsed_s(self) -> float:
+        return self.prior_s + (time.perf_counter() - self._t0 if self._t0 is not None else 0.0)
+
+    def fields(self) -> dict:
+        """What status.json records: summed seconds, stretches so far, wall-clock time of writing."""
+        return {"elapsed_s": round(self.elapsed_s(), 2), "stretches": self.stretch,
+                "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
 def read_status(run_dir) -> dict:
     p = Path(run_dir) / "status.json"
     try:

@@ -25,7 +25,7 @@ from ..data import load_dataset
 from ..energy import COMPONENTS, energy_breakdown, reset_counters
 from ..eqspike import EqSpikeNetwork
 from ..errors import ConfigError, RunFolderError, TrainingDiverged
-from .runs import load_experiment, new_run_dir, read_status, resume_config, write_status
+from .runs import Clock, load_experiment, new_run_dir, read_status, resume_config, write_status
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,15 @@ class Trainer:
         self.net = build_network(cfg)
         self.history: dict[str, list] = {k: [] for k in _METRICS}
         self.epoch = 0  # epochs completed
+        self.clock = Clock()  # wall time summed over every stretch of this run folder
+        self.status_every_s = 15.0  # status.json heartbeat within an epoch
+
+    def status(self, state: str, **info) -> None:
+        """Write status.json: state, epochs done / to do, wall time so far (all stretches)."""
+        if not self.clock.started:
+            self.clock.start(self.run_dir)
+        write_status(self.run_dir, state, epoch=self.epoch, epochs=self.cfg.learning.epochs, **self.clock.fields(),
+                     **info)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -104,7 +113,8 @@ class Trainer:
         B = cfg.learning.batch_size
         correct, cost = 0, 0.0
         batches = range(0, len(perm), B)
-        bar = None
+        n_batches = len(batches)
+        bar, beat = None, time.perf_counter()
         if self.progress:
             from tqdm import tqdm
 
@@ -123,6 +133,9 @@ class Trainer:
             correct += int((out.argmax(1) == train.y[idx]).sum())
             onehot = np.eye(out.shape[1], dtype=out.dtype)[train.y[idx]]
             cost += float(0.5 * ((out - onehot) ** 2).sum())
+            if time.perf_counter() - beat >= self.status_every_s:
+                self.status("running", minibatch=f"{i // B + 1}/{n_batches}")
+                beat = time.perf_counter()
             if bar is not None and (i // B) % 20 == 0:
                 bar.set_postfix(train_acc=f"{correct / min(i + B, len(perm)):.3f}")
         if bar is not None:
@@ -152,7 +165,8 @@ class Trainer:
     def run(self) -> xr.Dataset:
         cfg = self.cfg
         self.check_writable()
-        write_status(self.run_dir, "running", epoch=self.epoch)
+        self.clock.start(self.run_dir)
+        self.status("running")
         try:
             for epoch in range(self.epoch, cfg.learning.epochs):
                 reset_counters(self.net)
@@ -177,6 +191,7 @@ class Trainer:
                     self._record({f"diag_{name}": np.array([d[name] for d in diags])})
                 self.epoch = epoch + 1
                 self.save_checkpoint()
+                self.status("running")
                 ds = self.metrics()
                 io.write_netcdf(ds, self.run_dir / "metrics.nc")
                 from ..figures.training import plot_learning_curve
@@ -189,12 +204,12 @@ class Trainer:
                     e_train["total"], e_train["gpu"],
                 )
         except TrainingDiverged as exc:
-            write_status(self.run_dir, "failed", epoch=self.epoch, error=str(exc))
+            self.status("failed", error=str(exc))
             raise
         except KeyboardInterrupt:
-            write_status(self.run_dir, "interrupted", epoch=self.epoch)
+            self.status("interrupted")
             raise
-        write_status(self.run_dir, "finished", epoch=self.epoch)
+        self.status("finished")
         return self.metrics()
 
     def metrics(self) -> xr.Dataset:
@@ -228,7 +243,11 @@ class Trainer:
             synapse_backend=self.cfg.synapses.backend,
             device=self.cfg.synapses.device,
             config_toml=self.cfg.to_toml(),
+            wall_time_s=self.clock.elapsed_s() if self.clock.started else float(
+                read_status(self.run_dir).get("elapsed_s", float("nan"))),
+            stretches=self.clock.stretch if self.clock.started else int(read_status(self.run_dir).get("stretches", 0)),
         )
+        ds.attrs["wall_time_s_description"] = "wall time of the run folder, summed over every (resumed) stretch"
         return ds
 
 
