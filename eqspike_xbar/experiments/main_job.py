@@ -1,4 +1,4 @@
-"""``eqspike-xbar run``: the main job. One data set, one seed, three fidelities.
+"""``eqspike-xbar run``: the main job. One data set, three fidelities, one seed or several (``--seeds``).
 
     eqspike-xbar run                                   # digits, configs/main_digits.toml
     eqspike-xbar run --set synapses.device='"ag_asi"'  # another device
@@ -23,8 +23,8 @@ from .. import io
 from ..config import config_from_dict, default_config_path
 from ..config_tools import merge
 from ..errors import EqSpikeXbarError, RunFolderError
-from .runs import Clock, check_devices, load_experiment, new_run_dir, read_status, resume_config, write_status
-from .train import Trainer
+from .runs import Clock, check_devices, load_experiment_seeds, new_run_dir, read_status, resume_config, write_status
+from .train import Trainer, load_data
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def circuit_stdp(delays_s) -> xr.Dataset | None:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("run", help="main job: ideal, device and circuit fidelity from one seed, with a report")
+    p = sub.add_parser("run", help="main job: ideal, device and circuit fidelity from the same seed(s), with a report")
     p.add_argument("--config", default=None, help="experiment TOML (default: configs/main_digits.toml)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     p.add_argument("--fidelities", default=",".join(FIDELITIES), help="comma-separated subset of ideal,device,circuit")
@@ -106,36 +106,55 @@ def register(sub) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed main job")
     p.add_argument("--data-dir", help="folder with the IDX files (MNIST, Fashion-MNIST)")
     p.add_argument("--threads", type=int, default=1,
-                   help="BLAS threads (default 1: the same float rounding, hence the same result, on every "
-                        "machine; 2 made an MNIST EqSpike epoch 39 s instead of 51-68 s here)")
+                   help="BLAS threads (default 1: a run repeats exactly on the same machine with the same thread "
+                        "count; other CPUs round differently, see --seeds; 2 made an MNIST EqSpike epoch 39 s "
+                        "instead of 51-68 s here)")
+    p.add_argument("--seeds", metavar="S,S,...",
+                   help="train every fidelity from these seeds side by side on a local Dask cluster (e.g. 0,1,2; "
+                        "or [run] seeds); the report gives mean ± sd")
+    p.add_argument("--workers", type=int, help="local Dask cluster: worker processes (default: one per core)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_run)
 
 
 def cmd_run(args) -> int:
+    from .seeds import parse_seeds
+
     if args.threads < 1:
         raise RunFolderError(f"--threads must be >= 1, got {args.threads}")
+    if args.workers is not None and args.workers < 1:
+        raise RunFolderError(f"--workers must be >= 1, got {args.workers}")
     fidelities = [f.strip() for f in args.fidelities.split(",") if f.strip()]
     bad = [f for f in fidelities if f not in FIDELITIES]
     if bad or not fidelities:
         raise RunFolderError(f"--fidelities {args.fidelities!r}: choose from {', '.join(FIDELITIES)}")
+    flag_seeds = parse_seeds(args.seeds)
     if args.resume:
         run_dir = Path(args.resume)
         resume_config(run_dir)  # a run folder at all?
-        if "fidelities" not in read_status(run_dir):
+        st = read_status(run_dir)
+        if "fidelities" not in st:
             raise RunFolderError(f"{run_dir} is not a main-job run folder (made by 'eqspike-xbar run'): "
                                  "resume a training run with 'eqspike-xbar train --resume'")
-        cfg = load_experiment(run_dir / "config.toml", args.set, data_dir=args.data_dir)
+        if flag_seeds and st.get("seeds") and flag_seeds != st["seeds"]:
+            raise RunFolderError(f"--seeds {args.seeds}: {run_dir} was started with seeds {st['seeds']}; a resumed "
+                                 "run keeps its seeds (start a new run for others)")
+        cfg, file_seeds = load_experiment_seeds(run_dir / "config.toml", args.set, data_dir=args.data_dir)
+        seeds = st.get("seeds") or flag_seeds or file_seeds
     else:
         # the base is read with the first programmed fidelity's backend, so an update scheme is valid
         programmed = next((f for f in fidelities if f != "ideal"), "ideal")
-        cfg = load_experiment(args.config or default_config_path("main_digits.toml"), args.set,
-                              [{"synapses": {"backend": programmed}}], args.data_dir)
+        cfg, file_seeds = load_experiment_seeds(args.config or default_config_path("main_digits.toml"), args.set,
+                                                [{"synapses": {"backend": programmed}}], args.data_dir)
         if cfg.learning.epochs < 1:
             raise RunFolderError("the main job needs learning.epochs >= 1")
+        seeds = flag_seeds or file_seeds
+    seeds = seeds or [cfg.run.seed]
+    cfg.run.seed = seeds[0]
     base = cfg.to_dict()
     for fid in fidelities:  # every fidelity's config, device included, must be valid before anything runs
         check_devices(config_from_dict(fidelity_dict(base, fid), f"fidelity {fid}"), f"fidelity {fid}")
+    load_data(cfg)  # missing data files stop here too
     if args.resume:
         io.remove_temporaries(run_dir)
         io.write_text(run_dir / "config.toml", cfg.to_toml())
@@ -145,11 +164,11 @@ def cmd_run(args) -> int:
     clock = Clock().start(run_dir)
 
     def status(state, **info):
-        write_status(run_dir, state, fidelities=fidelities, **clock.fields(), **info)
+        write_status(run_dir, state, fidelities=fidelities, seeds=seeds, **clock.fields(), **info)
 
     status("running")
     try:
-        return _main_job(args, run_dir, base, fidelities, clock, status)
+        return _main_job(args, run_dir, base, fidelities, seeds, clock, status)
     except EqSpikeXbarError as exc:
         status("failed", error=str(exc))
         raise
@@ -158,15 +177,63 @@ def cmd_run(args) -> int:
         raise
 
 
-def _main_job(args, run_dir: Path, base: dict, fidelities: list[str], clock, status) -> int:
+def fidelity_folder(run_dir: Path, fidelity: str, seed: int, seeds: list[int]) -> Path:
+    """``<fidelity>/`` for one seed (as before seeds were a dimension), ``<fidelity>/seed<k>/`` for several."""
+    return run_dir / fidelity if len(seeds) == 1 else run_dir / fidelity / f"seed{seed}"
+
+
+def all_fidelities(metrics: dict) -> xr.Dataset:
+    """Every fidelity's metrics in one Dataset with a ``fidelity`` dimension (and ``seed`` with
+    several seeds); a variable one fidelity lacks (circuit diagnostics) is NaN for the others."""
+    dss = []
+    for fid, ds in metrics.items():
+        ds = ds.copy()
+        ds["wall_time_s"] = float(ds.attrs.get("wall_time_s", np.nan)) if "wall_time_s" not in ds else ds["wall_time_s"]
+        dss.append(ds)
+    out = xr.concat(dss, dim=xr.DataArray(list(metrics), dims="fidelity", name="fidelity"), join="outer",
+                    combine_attrs="drop_conflicts", coords="minimal", compat="override")
+    out.attrs.pop("config_toml", None)
+    out.attrs["description"] = "per-epoch metrics of every fidelity (the fidelity folders hold each run)"
+    return out
+
+
+def load_trainer(config: dict, folder: Path) -> Trainer:
+    """A trained network back from its run folder's checkpoint (for the checks and figures)."""
+    trainer = Trainer(config_from_dict(config, str(folder / "config.toml")), folder, progress=False)
+    trainer.load_checkpoint()
+    return trainer
+
+
+def train_side_by_side(args, run_dir: Path, base: dict, fidelities: list[str], seeds: list[int], status):
+    """Every (fidelity, seed) on the local Dask cluster; {fidelity: metrics with a seed
+    dimension (several seeds) or without (one)} and the first seed's trainers."""
+    from .seeds import Job, combine, run_jobs, with_seed
+
+    jobs = [Job(f"{fid} seed {s}", with_seed(fidelity_dict(base, fid), s), fidelity_folder(run_dir, fid, s, seeds))
+            for fid in fidelities for s in seeds]
+    status("running", phase=f"training {len(jobs)} runs side by side")
+    per = run_jobs(jobs, args.workers, progress=not args.no_progress)
+    metrics, trainers = {}, {}
+    for fid in fidelities:
+        by_seed = {s: per[f"{fid} seed {s}"] for s in seeds}
+        metrics[fid] = combine(by_seed) if len(seeds) > 1 else by_seed[seeds[0]]
+        first = next(j for j in jobs if j.key == f"{fid} seed {seeds[0]}")
+        trainers[fid] = load_trainer(first.config, first.folder)
+    return metrics, trainers
+
+
+def _main_job(args, run_dir: Path, base: dict, fidelities: list[str], seeds: list[int], clock, status) -> int:
     from threadpoolctl import threadpool_limits
 
-    metrics, trainers, wall = {}, {}, {}
     with threadpool_limits(args.threads):
-        for fid in fidelities:
-            status("running", phase=f"training {fid}")
-            metrics[fid], trainers[fid] = train_fidelity(base, fid, run_dir, not args.no_progress)
-            wall[fid] = float(metrics[fid].attrs.get("wall_time_s", float("nan")))
+        if len(seeds) > 1:
+            metrics, trainers = train_side_by_side(args, run_dir, base, fidelities, seeds, status)
+        else:
+            metrics, trainers = {}, {}
+            for fid in fidelities:
+                status("running", phase=f"training {fid}")
+                metrics[fid], trainers[fid] = train_fidelity(base, fid, run_dir, not args.no_progress)
+        wall = {fid: float(ds.attrs.get("wall_time_s", float("nan"))) for fid, ds in metrics.items()}
         check = None
         hw = trainers.get("circuit") or trainers.get("device")
         if hw is not None:
@@ -190,9 +257,12 @@ def _main_job(args, run_dir: Path, base: dict, fidelities: list[str], clock, sta
     first = next(iter(trainers.values()))
     conductances = {f: [s.conductances() for s in t.net.synapses] for f, t in trainers.items()
                     if hasattr(t.net.synapses[0], "conductances")}
+    io.write_netcdf(all_fidelities(metrics), run_dir / "metrics.nc")
     md, html_path = build_report(run_dir, first.cfg, len(first.data.train), metrics, conductances, wall, check,
-                                 rule_stdp, spice_stdp, clock, fidelities)
+                                 rule_stdp, spice_stdp, clock, fidelities, seeds)
     status("finished")
-    accs = ", ".join(f"{f} {100 * float(ds.test_accuracy[-1]):.2f} %" for f, ds in metrics.items())
+    from .seeds import final, fmt_pct
+
+    accs = ", ".join(f"{f} {fmt_pct(final(ds, 'test_accuracy'))}" for f, ds in metrics.items())
     print(f"{run_dir}: test accuracy {accs}; report: {html_path}")
     return 0

@@ -11,43 +11,66 @@ from pathlib import Path
 import numpy as np
 
 from .. import report as R
+from .seeds import final, fmt_pct, seed_mean, summary
 from ..figures import report as F
 
 
 def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: dict, wall: dict, check, rule_stdp,
-                 spice_stdp, clock, fidelities=("ideal", "device", "circuit")):
+                 spice_stdp, clock, fidelities=("ideal", "device", "circuit"), seeds=None, extra_sections=()):
     """``cfg``: the resolved config; ``n_train``: training images; ``metrics``: {fidelity: metrics
     Dataset}; ``conductances``: {fidelity: [(G+, G-) per layer]} in S (fidelities with devices);
     ``wall``: {fidelity: s, summed over resumed stretches}; ``clock``: the main job's
-    :class:`~.runs.Clock` (or its total seconds); ``check``: :func:`~.main_job.ngspice_check`'s dict or None."""
+    :class:`~.runs.Clock` (or its total seconds); ``check``: :func:`~.main_job.ngspice_check`'s dict or None;
+    ``seeds``: the seeds (metrics then have a ``seed`` dimension when there are several);
+    ``extra_sections``: (heading, markdown, {file: figure}) placed after the accuracy."""
+    seeds = list(seeds) if seeds else [cfg.run.seed]
+    many = len(seeds) > 1
+    per_seed = metrics
+    metrics = {f: seed_mean(ds) for f, ds in per_seed.items()}  # energies and diagnostics: mean over seeds
     total_s = clock.elapsed_s() if hasattr(clock, "elapsed_s") else float(clock)
     stretches = getattr(clock, "stretch", 1)
     sections = []
     sections.append(("Run", "\n".join([
         f"Data set `{cfg.data.name}` ({n_train} training images), network "
         f"{'-'.join(map(str, cfg.network.layers))}, {cfg.network.neuron} neurons, rule `{cfg.learning.rule}` "
-        f"({cfg.learning.nudging} nudging, {cfg.learning.pairing} pairing), seed {cfg.run.seed}, "
-        f"{cfg.learning.epochs} epochs; device `{cfg.synapses.device}`, w_max {cfg.synapses.w_max}.",
+        f"({cfg.learning.nudging} nudging, {cfg.learning.pairing} pairing), "
+        + (f"seeds {', '.join(map(str, seeds))} (accuracies: mean ± sample sd over seeds; energies: mean), " if many
+           else f"seed {seeds[0]}, ")
+        + f"{cfg.learning.epochs} epochs; device `{cfg.synapses.device}`, w_max {cfg.synapses.w_max}.",
         "",
-        f"Reproduce: `eqspike-xbar run --config {run_dir / 'config.toml'} --fidelities {','.join(fidelities)}` "
+        f"Reproduce: `eqspike-xbar run --config {run_dir / 'config.toml'} --fidelities {','.join(fidelities)}"
+        f"{' --seeds ' + ','.join(map(str, seeds)) if many else ''}` "
         f"(written {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, {total_s:.0f} s in all"
         + (f", summed over {stretches} stretches: the run was resumed {stretches - 1} time(s))." if stretches > 1
            else ")."),
     ])))
 
     rows = []
-    for fid, ds in metrics.items():
-        rows.append([fid, f"{100 * float(ds.test_accuracy[-1]):.2f} %", f"{100 * float(ds.test_accuracy.max()):.2f} %",
-                     f"{100 * float(ds.validation_accuracy[-1]):.2f} %", str(len(ds.epoch)),
-                     f"{float(ds.epoch_time_s.mean()):.1f} s", f"{wall.get(fid, float('nan')):.0f} s"])
+    for fid, ds in per_seed.items():
+        best = ds.test_accuracy.max("epoch").values
+        rows.append([fid, fmt_pct(final(ds, "test_accuracy")), fmt_pct(best), fmt_pct(final(ds, "validation_accuracy")),
+                     str(len(ds.epoch)), f"{float(ds.epoch_time_s.mean()):.1f} s", f"{wall.get(fid, float('nan')):.0f} s"])
     acc_md = R.table(["fidelity", "test (final)", "test (best epoch)", "validation", "epochs", "s per epoch",
-                       "wall time"], rows)
-    if "ideal" in metrics:
-        ref = float(metrics["ideal"].test_accuracy[-1])
-        acc_md += "\n\n" + "; ".join(
-            f"{f}: {100 * (float(ds.test_accuracy[-1]) - ref):+.2f} points against ideal"
-            for f, ds in metrics.items() if f != "ideal")
+                       "wall time" + (" (all seeds)" if many else "")], rows)
+    if "ideal" in per_seed:
+        ref = final(per_seed["ideal"], "test_accuracy")
+        diffs = []
+        for f, ds in per_seed.items():
+            if f == "ideal":
+                continue
+            m, sd, n = summary(final(ds, "test_accuracy") - ref if len(ref) == len(final(ds, "test_accuracy"))
+                               else [np.nanmean(final(ds, "test_accuracy")) - np.nanmean(ref)])
+            diffs.append(f"{f}: {100 * m:+.2f}" + (f" ± {100 * sd:.2f}" if n > 1 else "") + " points against ideal")
+        acc_md += "\n\n" + "; ".join(diffs) + (" (paired by seed)" if many else "")
+    if many:
+        acc_md += ("\n\nSame machine, same seeds, same `--threads`: the numbers repeat exactly. Another machine "
+                   "gives other numbers within about the spread shown (BLAS kernels round differently and the spiking "
+                   "dynamics amplify it): compare mean ± sd, not single runs.")
     sections.append(("Accuracy", acc_md + "\n\n![learning curves](learning_curves.png)"))
+    extra_figures = {}
+    for heading, body, figs in extra_sections:
+        sections.append((heading, body))
+        extra_figures.update(figs)
 
     fids = list(metrics)
     energy_md = "Training, per image (last epoch):\n\n" + R.table(["component"] + fids, R.energy_rows(metrics, "energy_train"))
@@ -62,7 +85,8 @@ def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: 
     sections.append(("Energy", energy_md + "\n\n![training energy](energy_train.png)\n\n![inference energy](energy_inference.png)"))
 
     figures = {
-        "learning_curves.png": F.plot_learning_curves(metrics),
+        "learning_curves.png": F.plot_learning_curves(per_seed),
+        **extra_figures,
         "energy_train.png": F.plot_energy(metrics, "energy_train"),
         "energy_inference.png": F.plot_energy(metrics, "energy_inference"),
     }

@@ -93,7 +93,27 @@ def load_experiment(path, set_texts=(), extra: list[dict] = (), data_dir: str | 
     """The experiment config of ``path`` (None: defaults) with ``--set`` texts and ``extra``
     overrides; a bad value is blamed on the flag that set it (``--set KEY=VALUE: ...``),
     or on the file when the file alone is already wrong."""
+    return load_experiment_seeds(path, set_texts, extra, data_dir)[0]
+
+
+def _pop_seeds(d: dict):
+    """``[run] seeds`` while the config schema has no such key: taken out before validation."""
+    import dataclasses
+
+    from ..config import RunConfig
+
+    run = d.get("run")
+    if not isinstance(run, dict) or "seeds" not in run or "seeds" in {f.name for f in dataclasses.fields(RunConfig)}:
+        return d, None
+    run = dict(run)
+    seeds = run.pop("seeds")
+    return {**d, "run": run}, seeds
+
+
+def load_experiment_seeds(path, set_texts=(), extra: list[dict] = (), data_dir: str | None = None):
+    """:func:`load_experiment` and the seeds the config asks for (``[run] seeds``, or None)."""
     from ..config import ExperimentConfig
+    from .seeds import check_seeds
 
     base = read_toml(path) if path else {}
     sets = [(t, parse_override(t)) for t in set_texts]
@@ -101,8 +121,15 @@ def load_experiment(path, set_texts=(), extra: list[dict] = (), data_dir: str | 
     full = base
     for o in [o for _, o in sets] + fixed:
         full = merge(full, o)
+    full, seeds = _pop_seeds(full)
+    base, _ = _pop_seeds(base)
+    if seeds is not None:
+        seeds = check_seeds(seeds, "run.seeds")
     try:
-        return from_mapping(ExperimentConfig, full)
+        cfg = from_mapping(ExperimentConfig, full)
+        if seeds is None and hasattr(cfg.run, "seeds"):
+            seeds = list(cfg.run.seeds) or None
+        return cfg, seeds
     except ConfigError as exc:
         msg = str(exc)
         source = str(path) if path else "config"

@@ -20,12 +20,12 @@ import numpy as np
 import xarray as xr
 
 from .. import io
-from ..config import ExperimentConfig
+from ..config import ExperimentConfig, config_from_dict
 from ..data import load_dataset
 from ..energy import COMPONENTS, energy_breakdown, reset_counters
 from ..eqspike import EqSpikeNetwork
 from ..errors import ConfigError, RunFolderError, TrainingDiverged
-from .runs import Clock, load_experiment, new_run_dir, read_status, resume_config, write_status
+from .runs import Clock, load_experiment_seeds, new_run_dir, read_status, resume_config, write_status
 
 log = logging.getLogger(__name__)
 
@@ -262,8 +262,13 @@ def register(sub) -> None:
     p.add_argument("--run-id", help="name of the run folder (default: <time>-<name>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     p.add_argument("--threads", type=int, default=1,
-                   help="BLAS threads (default 1: the same float rounding, hence the same result, on every "
-                        "machine; 2 made an MNIST EqSpike epoch 39 s instead of 51-68 s here)")
+                   help="BLAS threads (default 1: a run repeats exactly on the same machine with the same thread "
+                        "count; other CPUs round differently, see --seeds; 2 made an MNIST EqSpike epoch 39 s "
+                        "instead of 51-68 s here)")
+    p.add_argument("--seeds", metavar="S,S,...",
+                   help="train these seeds side by side on a local Dask cluster (e.g. 0,1,2; or [run] seeds): "
+                        "one metrics.nc with a seed dimension, accuracies as mean ± sd")
+    p.add_argument("--workers", type=int, help="with several seeds: worker processes (default: one per core)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -271,16 +276,31 @@ def register(sub) -> None:
 def cmd_train(args) -> int:
     from threadpoolctl import threadpool_limits
 
+    from .seeds import parse_seeds
+
+    flag_seeds = parse_seeds(args.seeds)
     overrides = bool(args.set or args.data_dir)
     if args.resume:
         run_dir = Path(args.resume)
         resume_config(run_dir)  # a run folder at all?
-        cfg = load_experiment(run_dir / "config.toml", args.set, data_dir=args.data_dir)
+        cfg, file_seeds = load_experiment_seeds(run_dir / "config.toml", args.set, data_dir=args.data_dir)
+        stored = read_status(run_dir).get("seeds")
+        if flag_seeds and stored and flag_seeds != stored:
+            raise ConfigError(f"--seeds {args.seeds}: {run_dir} was started with seeds {stored}; a resumed run "
+                              "keeps its seeds (start a new run for others)")
+        seeds = stored or flag_seeds or file_seeds
     else:
-        cfg = load_experiment(args.config, args.set, data_dir=args.data_dir)
+        cfg, file_seeds = load_experiment_seeds(args.config, args.set, data_dir=args.data_dir)
+        seeds = flag_seeds or file_seeds
         run_dir = None
     if args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    if seeds:
+        cfg.run.seed = seeds[0]
+    if seeds and len(seeds) > 1:
+        return _train_seeds(args, cfg, seeds, run_dir)
     with threadpool_limits(args.threads):
         # data and synapses are built first: bad input stops here, before a run folder exists
         trainer = Trainer(cfg, run_dir or Path(args.runs_dir), progress=not args.no_progress)
@@ -303,4 +323,50 @@ def cmd_train(args) -> int:
             f"{100 * float(last.test_accuracy):.2f} %, validation {100 * float(last.validation_accuracy):.2f} %, "
             f"{float(ds.epoch_time_s.mean()):.1f} s per training epoch"
         )
+    return 0
+
+
+def _train_seeds(args, cfg: ExperimentConfig, seeds: list[int], run_dir: Path | None) -> int:
+    """Several seeds side by side on the local Dask cluster, each in ``seeds/seed<k>/`` (a train
+    run folder); ``metrics.nc`` with a ``seed`` dimension and the learning curves as a band."""
+    from threadpoolctl import threadpool_limits
+
+    from ..figures.training import plot_learning_curve
+    from .runs import check_devices
+    from .seeds import Job, JobsFailed, combine, final, fmt_pct, run_jobs, with_seed
+
+    base = cfg.to_dict()
+    for s in seeds:  # every seed's config, device included, before anything is written
+        check_devices(config_from_dict(with_seed(base, s), f"seed {s}"), f"seed {s}")
+    with threadpool_limits(1):
+        Trainer(cfg, Path(args.runs_dir), progress=False)  # data and network: bad input stops here
+    if run_dir is None:
+        run_dir = new_run_dir(args.runs_dir, cfg.run_name, args.run_id)
+    else:
+        io.remove_temporaries(run_dir)
+    io.write_text(run_dir / "config.toml", cfg.to_toml())
+    clock = Clock().start(run_dir)
+
+    def status(state, **info):
+        write_status(run_dir, state, seeds=seeds, epochs=cfg.learning.epochs, **clock.fields(), **info)
+
+    status("running")
+    log.info("run folder: %s (seeds %s side by side)", run_dir, ", ".join(map(str, seeds)))
+    jobs = [Job(f"seed {s}", with_seed(base, s), run_dir / "seeds" / f"seed{s}") for s in seeds]
+    try:
+        per = run_jobs(jobs, args.workers, progress=not args.no_progress)
+    except JobsFailed as exc:
+        status("failed", error=str(exc))
+        raise
+    except KeyboardInterrupt:
+        status("interrupted")
+        raise
+    ds = combine({s: per[f"seed {s}"] for s in seeds})
+    ds.attrs.update(run_id=run_dir.name, elapsed_s=clock.elapsed_s())
+    io.write_netcdf(ds, run_dir / "metrics.nc")
+    io.save_figure(plot_learning_curve(ds), run_dir / "learning_curve.png")
+    status("finished")
+    print(f"{run_dir}: {cfg.data.name}, {len(ds.epoch)} epochs, {len(seeds)} seeds, test accuracy "
+          f"{fmt_pct(final(ds, 'test_accuracy'))}, validation {fmt_pct(final(ds, 'validation_accuracy'))} "
+          f"(mean ± sd over seeds; per seed in {run_dir / 'metrics.nc'})")
     return 0

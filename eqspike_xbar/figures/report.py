@@ -7,21 +7,27 @@ import numpy as np
 from ..energy import COMPONENTS
 from . import plt
 from .stdp import draw_rule_stdp
+from .training import draw_band
 
 FIDELITY_STYLE = {"ideal": "k-", "device": "C0-", "circuit": "C3-"}
 FIDELITY_COLOR = {"ideal": "k", "device": "C0", "circuit": "C3"}
 
 
 def plot_learning_curves(metrics: dict):
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    """Test (and train) accuracy per fidelity; with a ``seed`` dimension the mean, a min–max band
+    and one thin line per seed."""
+    fig, ax = plt.subplots(figsize=(7.5, 4))
     for fid, ds in metrics.items():
-        ax.plot(ds.epoch, 100 * ds.test_accuracy, FIDELITY_STYLE.get(fid, "-"), marker="o", ms=3, label=f"{fid} (test)")
-        ax.plot(ds.epoch, 100 * ds.train_accuracy, FIDELITY_STYLE.get(fid, "-"), alpha=0.35, label=f"{fid} (train)")
+        color = FIDELITY_COLOR.get(fid)
+        draw_band(ax, ds, "test_accuracy", 100, color=color, label=f"{fid} (test)")
+        tr = (ds.train_accuracy.mean("seed") if "seed" in ds.train_accuracy.dims else ds.train_accuracy)
+        ax.plot(ds.epoch, 100 * tr, color=color, alpha=0.35, ls="--", label=f"{fid} (train{', mean' if 'seed' in ds.dims else ''})")
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(max(0, ax.get_ylim()[0]), 100)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
