@@ -78,7 +78,7 @@ def test_train_seeds_side_by_side_equal_single_seed_runs(tmp_path, capsys):
 @pytest.mark.ngspice
 def test_main_job_with_seeds_reports_mean_and_sd(tmp_path, capsys):
     code, _ = run(capsys, "run", "--runs-dir", str(tmp_path), "--run-id", "job", "--fidelities", "ideal,device",
-                  "--seeds", "0,1", "--workers", "2", *FAST)
+                  "--seeds", "0,1", "--workers", "2", "--ablation-epochs", "0", *FAST)
     assert code == 0
     job = tmp_path / "job"
     for fid in ("ideal", "device"):
@@ -87,3 +87,12 @@ def test_main_job_with_seeds_reports_mean_and_sd(tmp_path, capsys):
     assert set(ds.test_accuracy.dims) == {"fidelity", "seed", "epoch"} and list(ds.fidelity.values) == ["ideal", "device"]
     report = (job / "report.md").read_text()
     assert "seeds 0, 1" in report and "± " in report and "(2 seeds)" in report and "--seeds 0,1" in report
+
+
+def test_a_sweep_on_a_base_with_seeds_uses_its_own_seed_axis(tmp_path):
+    from eqspike_xbar.config import default_config_path
+    from eqspike_xbar.experiments.sweep_spec import load_sweep
+
+    f = tmp_path / "s.toml"
+    f.write_text(f'base = "{default_config_path("main_digits.toml")}"\n[axes]\nseeds = [4, 5]\n')
+    assert [p.config["run"]["seed"] for p in load_sweep(f).points()] == [4, 5]

@@ -63,7 +63,7 @@ def test_train_wall_time_sums_the_stretches(tmp_path):
 
 @pytest.mark.ngspice
 def test_main_job_report_sums_the_stretches(tmp_path):
-    args = ["run", "--runs-dir", str(tmp_path), "--run-id", "job", "--fidelities", "ideal", *FAST,
+    args = ["run", "--runs-dir", str(tmp_path), "--run-id", "job", "--fidelities", "ideal", "--seeds", "0", *FAST,
             "--set", "learning.epochs=1"]
     assert main(args) == 0
     job = tmp_path / "job"

@@ -23,12 +23,15 @@ from .. import io
 from ..config import config_from_dict, default_config_path
 from ..config_tools import merge
 from ..errors import EqSpikeXbarError, RunFolderError
-from .runs import Clock, check_devices, load_experiment_seeds, new_run_dir, read_status, resume_config, write_status
+from .runs import (Clock, add_compute_options, check_devices, load_experiment_seeds, new_run_dir, read_status,
+                   recording_end, resume_config, write_status)
 from .train import Trainer, load_data
 
 log = logging.getLogger(__name__)
 
 FIDELITIES = ("ideal", "device", "circuit")
+#: default epochs of the ablation runs (keeps `make demo` within 10 minutes on 2 cores)
+ABLATION_EPOCHS = 10
 
 
 def fidelity_dict(base: dict, fidelity: str) -> dict:
@@ -105,14 +108,11 @@ def register(sub) -> None:
     p.add_argument("--run-id", help="name of the run folder (default: <time>-main-<data set>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed main job")
     p.add_argument("--data-dir", help="folder with the IDX files (MNIST, Fashion-MNIST)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="BLAS threads (default 1: a run repeats exactly on the same machine with the same thread "
-                        "count; other CPUs round differently, see --seeds; 2 made an MNIST EqSpike epoch 39 s "
-                        "instead of 51-68 s here)")
-    p.add_argument("--seeds", metavar="S,S,...",
-                   help="train every fidelity from these seeds side by side on a local Dask cluster (e.g. 0,1,2; "
-                        "or [run] seeds); the report gives mean ± sd")
-    p.add_argument("--workers", type=int, help="local Dask cluster: worker processes (default: one per core)")
+    add_compute_options(p, "train every fidelity from these seeds side by side on a local Dask cluster (e.g. 0,1,2; "
+                           "or [run] seeds); the report gives mean ± sd")
+    p.add_argument("--ablation-epochs", type=int, default=None, metavar="N",
+                   help="'which nonideality hurts most': train the runs with one effect off for N epochs "
+                        f"(default: min(learning.epochs, {ABLATION_EPOCHS}); 0: no ablation)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_run)
 
@@ -124,6 +124,8 @@ def cmd_run(args) -> int:
         raise RunFolderError(f"--threads must be >= 1, got {args.threads}")
     if args.workers is not None and args.workers < 1:
         raise RunFolderError(f"--workers must be >= 1, got {args.workers}")
+    if args.ablation_epochs is not None and args.ablation_epochs < 0:
+        raise RunFolderError(f"--ablation-epochs must be >= 0 (0: no ablation), got {args.ablation_epochs}")
     fidelities = [f.strip() for f in args.fidelities.split(",") if f.strip()]
     bad = [f for f in fidelities if f not in FIDELITIES]
     if bad or not fidelities:
@@ -155,6 +157,7 @@ def cmd_run(args) -> int:
     for fid in fidelities:  # every fidelity's config, device included, must be valid before anything runs
         check_devices(config_from_dict(fidelity_dict(base, fid), f"fidelity {fid}"), f"fidelity {fid}")
     load_data(cfg)  # missing data files stop here too
+    ablation = plan_ablation(cfg, base, fidelities, args.ablation_epochs)
     if args.resume:
         io.remove_temporaries(run_dir)
         io.write_text(run_dir / "config.toml", cfg.to_toml())
@@ -167,14 +170,24 @@ def cmd_run(args) -> int:
         write_status(run_dir, state, fidelities=fidelities, seeds=seeds, **clock.fields(), **info)
 
     status("running")
-    try:
-        return _main_job(args, run_dir, base, fidelities, seeds, clock, status)
-    except EqSpikeXbarError as exc:
-        status("failed", error=str(exc))
-        raise
-    except KeyboardInterrupt:
-        status("interrupted")
-        raise
+    with recording_end(status):
+        return _main_job(args, run_dir, base, fidelities, seeds, clock, status, ablation)
+
+
+def plan_ablation(cfg, base: dict, fidelities: list[str], epochs: int | None):
+    """(switches, absent effects, epochs) of 'which nonideality hurts most', or None (no device
+    fidelity, or --ablation-epochs 0); every switch's config is validated here."""
+    from ..synapses.device import resolve_device
+    from .ablation import switch_config, switches
+
+    epochs = min(cfg.learning.epochs, ABLATION_EPOCHS if epochs is None else epochs)
+    if epochs < 1 or not ({"device", "circuit"} & set(fidelities)):
+        return None
+    params = resolve_device(cfg.synapses.device, cfg.synapses.device_overrides, cfg.synapses.on_off_ratio)
+    sws, absent = switches(cfg, params, fidelities)
+    for sw in sws:
+        config_from_dict(switch_config(fidelity_dict(base, sw.fidelity), sw, epochs), f"ablation {sw.name}")
+    return sws, absent, epochs, params
 
 
 def fidelity_folder(run_dir: Path, fidelity: str, seed: int, seeds: list[int]) -> Path:
@@ -197,6 +210,19 @@ def all_fidelities(metrics: dict) -> xr.Dataset:
     return out
 
 
+def ablation_dataset(rows: list[dict], seeds: list[int]) -> xr.Dataset:
+    """The ranking as data: accuracy with the switch off, its reference and the recovery, per seed."""
+    names = [r["switch"].name for r in rows]
+    data = {k: (("switch", "seed"), np.array([np.asarray(r[k], dtype=float) for r in rows]).reshape(len(rows), len(seeds)))
+            for k in ("accuracy", "reference", "recovered")}
+    ds = xr.Dataset(data, coords={"switch": names, "seed": list(seeds),
+                                  "label": ("switch", [r["switch"].label for r in rows]),
+                                  "fidelity": ("switch", [r["switch"].fidelity for r in rows]),
+                                  "effects_off": ("switch", [" ".join(r["switch"].effects_off) for r in rows])})
+    ds.attrs["description"] = "test accuracy with one nonideality switched off, ranked by accuracy recovered"
+    return ds
+
+
 def load_trainer(config: dict, folder: Path) -> Trainer:
     """A trained network back from its run folder's checkpoint (for the checks and figures)."""
     trainer = Trainer(config_from_dict(config, str(folder / "config.toml")), folder, progress=False)
@@ -204,30 +230,48 @@ def load_trainer(config: dict, folder: Path) -> Trainer:
     return trainer
 
 
-def train_side_by_side(args, run_dir: Path, base: dict, fidelities: list[str], seeds: list[int], status):
-    """Every (fidelity, seed) on the local Dask cluster; {fidelity: metrics with a seed
-    dimension (several seeds) or without (one)} and the first seed's trainers."""
+def train_side_by_side(args, run_dir: Path, base: dict, fidelities: list[str], seeds: list[int], status,
+                       ablation=None):
+    """Every (fidelity, seed) and every ablation (switch, seed) on the local Dask cluster;
+    {fidelity: metrics with a seed dimension (several seeds) or without (one)}, the first
+    seed's trainers and {Switch: metrics}."""
+    from .ablation import folder, switch_config
     from .seeds import Job, combine, run_jobs, with_seed
 
     jobs = [Job(f"{fid} seed {s}", with_seed(fidelity_dict(base, fid), s), fidelity_folder(run_dir, fid, s, seeds))
             for fid in fidelities for s in seeds]
-    status("running", phase=f"training {len(jobs)} runs side by side")
-    per = run_jobs(jobs, args.workers, progress=not args.no_progress)
+    if ablation:
+        sws, _, epochs, _ = ablation
+        jobs += [Job(f"ablation {sw.name} seed {s}", with_seed(switch_config(fidelity_dict(base, sw.fidelity), sw,
+                                                                               epochs), s), folder(run_dir, sw, s))
+                 for sw in sws for s in seeds]
+    phase = f"training {len(jobs)} runs side by side"
+    status("running", phase=phase, done=f"0/{len(jobs)}")
+    per = run_jobs(jobs, args.workers, progress=not args.no_progress,
+                   on_done=lambda key, r, done, total: status("running", phase=phase, done=f"{done}/{total}",
+                                                              last=f"{key}: {r['status']}"))
+
+    def gathered(prefix):
+        by_seed = {s: per[f"{prefix} seed {s}"] for s in seeds}
+        return combine(by_seed) if len(seeds) > 1 else by_seed[seeds[0]]
+
     metrics, trainers = {}, {}
     for fid in fidelities:
-        by_seed = {s: per[f"{fid} seed {s}"] for s in seeds}
-        metrics[fid] = combine(by_seed) if len(seeds) > 1 else by_seed[seeds[0]]
+        metrics[fid] = gathered(fid)
         first = next(j for j in jobs if j.key == f"{fid} seed {seeds[0]}")
         trainers[fid] = load_trainer(first.config, first.folder)
-    return metrics, trainers
+    switched = {sw: gathered(f"ablation {sw.name}") for sw in (ablation[0] if ablation else [])}
+    return metrics, trainers, switched
 
 
-def _main_job(args, run_dir: Path, base: dict, fidelities: list[str], seeds: list[int], clock, status) -> int:
+def _main_job(args, run_dir: Path, base: dict, fidelities: list[str], seeds: list[int], clock, status,
+              ablation=None) -> int:
     from threadpoolctl import threadpool_limits
 
+    switched = {}
     with threadpool_limits(args.threads):
-        if len(seeds) > 1:
-            metrics, trainers = train_side_by_side(args, run_dir, base, fidelities, seeds, status)
+        if len(seeds) > 1 or ablation:
+            metrics, trainers, switched = train_side_by_side(args, run_dir, base, fidelities, seeds, status, ablation)
         else:
             metrics, trainers = {}, {}
             for fid in fidelities:
@@ -258,8 +302,18 @@ def _main_job(args, run_dir: Path, base: dict, fidelities: list[str], seeds: lis
     conductances = {f: [s.conductances() for s in t.net.synapses] for f, t in trainers.items()
                     if hasattr(t.net.synapses[0], "conductances")}
     io.write_netcdf(all_fidelities(metrics), run_dir / "metrics.nc")
+    extra = []
+    if ablation:
+        from .ablation import ranking
+        from .main_report import ablation_section
+
+        sws, absent, epochs, params = ablation
+        rows = ranking(switched, metrics, epochs)
+        io.write_netcdf(ablation_dataset(rows, seeds), run_dir / "ablation.nc")
+        body, figs = ablation_section(rows, absent, epochs, first.cfg.learning.epochs, seeds, params.name)
+        extra.append(("Which nonideality hurts most?", body, figs))
     md, html_path = build_report(run_dir, first.cfg, len(first.data.train), metrics, conductances, wall, check,
-                                 rule_stdp, spice_stdp, clock, fidelities, seeds)
+                                 rule_stdp, spice_stdp, clock, fidelities, seeds, extra)
     status("finished")
     from .seeds import final, fmt_pct
 

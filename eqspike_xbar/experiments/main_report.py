@@ -67,6 +67,11 @@ def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: 
                    "gives other numbers within about the spread shown (BLAS kernels round differently and the spiking "
                    "dynamics amplify it): compare mean ± sd, not single runs.")
     sections.append(("Accuracy", acc_md + "\n\n![learning curves](learning_curves.png)"))
+    if {"device", "circuit"} & set(per_seed):
+        from ..synapses.device import resolve_device
+
+        params = resolve_device(cfg.synapses.device, cfg.synapses.device_overrides, cfg.synapses.on_off_ratio)
+        sections.append(("Device parameters", device_table(cfg, params)))
     extra_figures = {}
     for heading, body, figs in extra_sections:
         sections.append((heading, body))
@@ -151,3 +156,81 @@ def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: 
         stdp_md += "The circuit-level curve could not be measured (see the log)."
     sections.append(("STDP", stdp_md + "\n\n![STDP](stdp.png)"))
     return R.write_report(run_dir, f"eqspike-xbar main job: {run_dir.name}", sections, figures)
+
+
+# ------------------------------------------------------------------ device parameters, ablation
+def device_table(cfg, params) -> str:
+    """Every parameter of the device used (after overrides), each with its source."""
+    import dataclasses
+
+    overrides = cfg.synapses.device_overrides or {}
+    rows = []
+    for section in dataclasses.fields(params):
+        value = getattr(params, section.name)
+        if not dataclasses.is_dataclass(value):
+            continue
+        src = getattr(value, "source", "") or "default of the model (the device file does not set this section)"
+        for f in dataclasses.fields(value):
+            if f.name == "source":
+                continue
+            v = getattr(value, f.name)
+            where = src
+            if f.name in (overrides.get(section.name) or {}):
+                where = f"this run: synapses.device_overrides.{section.name}.{f.name}"
+            elif section.name == "conductance" and f.name == "gmin_S" and cfg.synapses.on_off_ratio:
+                where = f"this run: synapses.on_off_ratio = {cfg.synapses.on_off_ratio:g} (Gmin = Gmax / ratio)"
+            rows.append([f"{section.name}.{f.name}", f"{v:.4g}" if isinstance(v, float) else str(v), where])
+    head = (f"Device `{params.name}` ({params.description}) as used by the `device` and `circuit` fidelities"
+            + (f", switched off by the config: {', '.join(cfg.synapses.effects_off)}" if cfg.synapses.effects_off else "")
+            + ".\n\n")
+    refs = "".join(f"\n- {s}" for s in params.sources)
+    notes = "".join(f"\n- {s}" for s in params.notes)
+    return (head + R.table(["parameter", "value", "source"], rows)
+            + (f"\n\nReferences:{refs}" if refs else "") + (f"\n\nNotes of the device file:{notes}" if notes else ""))
+
+
+def ablation_section(rows: list[dict], absent: list[str], epochs: int, main_epochs: int, seeds, device: str):
+    """Markdown and figure of 'which nonideality hurts most?' (rows from :func:`.ablation.ranking`)."""
+    from ..figures.report import plot_ablation
+
+    n = len(seeds)
+    body = [f"Device `{device}`: each effect it has is switched off in turn (`synapses.effects_off`), at `device` "
+            "fidelity, and the wires' resistance at `circuit` fidelity; every row trains from the same "
+            f"seed{'s' if n > 1 else ''} ({', '.join(map(str, seeds))}) as the main runs. Ranked by the test "
+            "accuracy the switch recovers against the same fidelity with everything on"
+            + (", paired by seed (mean ± sd)." if n > 1 else " (one seed: no spread; use --seeds for mean ± sd).")]
+    from .ablation import window
+
+    w = window(epochs)
+    body.append(f"Accuracies are the test accuracy averaged over epochs {w.start}–{w.stop - 1}"
+                if len(w) > 1 else f"Accuracies are the test accuracy after epoch {epochs}")
+    body[-1] += " (a device run's accuracy jumps by points from one epoch to the next)."
+    if epochs < main_epochs:
+        body.append(f"**Fewer epochs:** these runs train {epochs} epochs instead of {main_epochs} (to keep the job "
+                    f"short); the reference is the main runs' accuracy over the same epochs (a run's first "
+                    f"{epochs} epochs do not depend on how many follow), so the ranking is for {epochs} epochs.")
+    table_rows = []
+    for k, r in enumerate(rows, 1):
+        sw = r["switch"]
+        table_rows.append([str(k), sw.label, f"`{sw.fidelity}`", fmt_pct(r["reference"]), fmt_pct(r["accuracy"]),
+                           _points(r["recovered"])])
+    body.append(R.table(["rank", "switched off", "fidelity", "accuracy, all on", "accuracy, this off",
+                         "recovered (points)"], table_rows))
+    if rows:
+        top = rows[0]
+        m = np.nanmean(top["recovered"])
+        body.append(f"**{top['switch'].label}** hurts most here: switching it off recovers {_points(top['recovered'])} "
+                    "points." if m > 0 else "No switch recovers accuracy here: the device's effects cost nothing "
+                    "measurable at this length of training.")
+    if absent:
+        body.append("Not run, the device does not have them (or the config already switches them off): "
+                    + ", ".join(absent) + ".")
+    body.append("![which nonideality hurts most](ablation.png)")
+    return "\n\n".join(body), {"ablation.png": plot_ablation(rows)}
+
+
+def _points(values) -> str:
+    m, sd, n = summary(values)
+    if n == 0:
+        return "–"
+    return f"{100 * m:+.2f}" + (f" ± {100 * sd:.2f}" if n > 1 else "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .. import io
@@ -81,6 +82,30 @@ class Clock:
                 "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
+@contextmanager
+def recording_end(status):
+    """Inside: a user-caused error marks the run ``failed`` (with the message) and Ctrl-C or
+    SIGTERM ``interrupted``, through ``status(state, **info)``, before it propagates."""
+    try:
+        yield
+    except EqSpikeXbarError as exc:
+        status("failed", error=str(exc))
+        raise
+    except KeyboardInterrupt:
+        status("interrupted")
+        raise
+
+
+def add_compute_options(p, seeds_help: str) -> None:
+    """--threads, --seeds and --workers, shared by the training commands."""
+    p.add_argument("--threads", type=int, default=1,
+                   help="BLAS threads (default 1: a run repeats exactly on the same machine with the same thread "
+                        "count; other CPUs round differently, see --seeds; 2 made an MNIST EqSpike epoch 39 s "
+                        "instead of 51-68 s here)")
+    p.add_argument("--seeds", metavar="S,S,...", help=seeds_help)
+    p.add_argument("--workers", type=int, help="with several runs: local Dask worker processes (default: one per core)")
+
+
 def read_status(run_dir) -> dict:
     p = Path(run_dir) / "status.json"
     try:
@@ -96,7 +121,7 @@ def load_experiment(path, set_texts=(), extra: list[dict] = (), data_dir: str | 
     return load_experiment_seeds(path, set_texts, extra, data_dir)[0]
 
 
-def _pop_seeds(d: dict):
+def pop_seeds(d: dict):
     """``[run] seeds`` while the config schema has no such key: taken out before validation."""
     import dataclasses
 
@@ -121,8 +146,8 @@ def load_experiment_seeds(path, set_texts=(), extra: list[dict] = (), data_dir: 
     full = base
     for o in [o for _, o in sets] + fixed:
         full = merge(full, o)
-    full, seeds = _pop_seeds(full)
-    base, _ = _pop_seeds(base)
+    full, seeds = pop_seeds(full)
+    base, _ = pop_seeds(base)
     if seeds is not None:
         seeds = check_seeds(seeds, "run.seeds")
     try:

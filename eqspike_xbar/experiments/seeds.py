@@ -59,12 +59,13 @@ class Job:
     folder: Path
 
 
-def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True) -> dict[str, xr.Dataset]:
+def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True, on_done=None) -> dict[str, xr.Dataset]:
     """Train every job (continuing from its checkpoint); {key: its metrics Dataset}.
 
     More than one job: side by side on a local Dask cluster (one single-threaded worker per
     core, as for sweeps). A job that fails is reported with the others' results kept:
-    :class:`JobsFailed` names it after all have finished."""
+    :class:`JobsFailed` names it after all have finished. ``on_done(key, result, done, total)``
+    is called as each job ends (e.g. to keep the run's status.json current)."""
     from .sweep import dask_client, run_point
 
     results: dict[str, dict] = {}
@@ -90,6 +91,8 @@ def run_jobs(jobs: list[Job], workers: int | None = None, progress: bool = True)
                         log.info("%s: %.2f %% test accuracy (%.0f s)", j.key,
                                  100 * r["metrics"].get("test_accuracy", float("nan")), r.get("wall_time_s", 0))
                     bar.update(1)
+                    if on_done is not None:
+                        on_done(j.key, r, len(results), len(jobs))
             except BaseException:
                 client.cancel(list(futures))
                 raise

@@ -257,6 +257,9 @@ def parse_sweep(doc: dict, where: str, base_dir: Path | None = None, overrides: 
             base = merge(base, nested(k, value))
     for o in overrides or []:
         base = merge(base, o)
+    from .runs import pop_seeds
+
+    base, _ = pop_seeds(base)  # a base's [run] seeds: a sweep's seeds are its `seeds` axis
     base = config_from_dict(base, f"{where} (base config)").to_dict()
 
     axes_doc = doc.get("axes")

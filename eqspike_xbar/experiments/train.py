@@ -25,7 +25,8 @@ from ..data import load_dataset
 from ..energy import COMPONENTS, energy_breakdown, reset_counters
 from ..eqspike import EqSpikeNetwork
 from ..errors import ConfigError, RunFolderError, TrainingDiverged
-from .runs import Clock, load_experiment_seeds, new_run_dir, read_status, resume_config, write_status
+from .runs import (Clock, add_compute_options, load_experiment_seeds, new_run_dir, read_status, recording_end,
+                   resume_config, write_status)
 
 log = logging.getLogger(__name__)
 
@@ -261,14 +262,8 @@ def register(sub) -> None:
     p.add_argument("--runs-dir", default="runs", help="parent folder of run folders (default: runs)")
     p.add_argument("--run-id", help="name of the run folder (default: <time>-<name>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    p.add_argument("--threads", type=int, default=1,
-                   help="BLAS threads (default 1: a run repeats exactly on the same machine with the same thread "
-                        "count; other CPUs round differently, see --seeds; 2 made an MNIST EqSpike epoch 39 s "
-                        "instead of 51-68 s here)")
-    p.add_argument("--seeds", metavar="S,S,...",
-                   help="train these seeds side by side on a local Dask cluster (e.g. 0,1,2; or [run] seeds): "
-                        "one metrics.nc with a seed dimension, accuracies as mean ± sd")
-    p.add_argument("--workers", type=int, help="with several seeds: worker processes (default: one per core)")
+    add_compute_options(p, "train these seeds side by side on a local Dask cluster (e.g. 0,1,2; or [run] seeds): "
+                           "one metrics.nc with a seed dimension, accuracies as mean ± sd")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -333,7 +328,7 @@ def _train_seeds(args, cfg: ExperimentConfig, seeds: list[int], run_dir: Path | 
 
     from ..figures.training import plot_learning_curve
     from .runs import check_devices
-    from .seeds import Job, JobsFailed, combine, final, fmt_pct, run_jobs, with_seed
+    from .seeds import Job, combine, final, fmt_pct, run_jobs, with_seed
 
     base = cfg.to_dict()
     for s in seeds:  # every seed's config, device included, before anything is written
@@ -353,14 +348,10 @@ def _train_seeds(args, cfg: ExperimentConfig, seeds: list[int], run_dir: Path | 
     status("running")
     log.info("run folder: %s (seeds %s side by side)", run_dir, ", ".join(map(str, seeds)))
     jobs = [Job(f"seed {s}", with_seed(base, s), run_dir / "seeds" / f"seed{s}") for s in seeds]
-    try:
-        per = run_jobs(jobs, args.workers, progress=not args.no_progress)
-    except JobsFailed as exc:
-        status("failed", error=str(exc))
-        raise
-    except KeyboardInterrupt:
-        status("interrupted")
-        raise
+    with recording_end(status):
+        per = run_jobs(jobs, args.workers, progress=not args.no_progress,
+                       on_done=lambda key, r, done, total: status("running", done=f"{done}/{total}",
+                                                                  last=f"{key}: {r['status']}"))
     ds = combine({s: per[f"seed {s}"] for s in seeds})
     ds.attrs.update(run_id=run_dir.name, elapsed_s=clock.elapsed_s())
     io.write_netcdf(ds, run_dir / "metrics.nc")

@@ -168,3 +168,25 @@ def plot_stdp_curves(rule_ds, circuit_ds=None):
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def plot_ablation(rows: list[dict]):
+    """Accuracy recovered by each switch (points; mean ± sd over seeds, single seeds as dots),
+    one row per switch, the largest on top."""
+    fig, ax = plt.subplots(figsize=(8, max(2.2, 0.5 * len(rows) + 1.2)))
+    y = np.arange(len(rows))
+    for k, r in enumerate(rows):
+        rec = 100 * np.asarray(r["recovered"], dtype=float)
+        m = np.nanmean(rec) if np.isfinite(rec).any() else np.nan
+        sd = np.nanstd(rec, ddof=1) if np.isfinite(rec).sum() > 1 else 0.0
+        color = "C3" if r["switch"].fidelity == "circuit" else "C0"
+        ax.barh(k, m, xerr=sd if sd else None, color=color, alpha=0.7, capsize=3)
+        ax.plot(rec, np.full(rec.shape, k), "k.", ms=4)
+    ax.set_yticks(y, [r["switch"].label for r in rows])
+    ax.invert_yaxis()
+    ax.axvline(0, color="k", lw=0.6)
+    ax.set_xlabel("test accuracy recovered by switching it off (points)")
+    ax.set_title("which nonideality hurts most (bars: mean ± sd over seeds, dots: seeds; red: circuit)", fontsize=9)
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return fig
