@@ -180,3 +180,10 @@ def test_package_metadata_uses_an_spdx_license():
     assert isinstance(project["project"]["license"], str)
     requires = project["build-system"]["requires"]
     assert any(r.startswith("setuptools>=") and int(r.split(">=")[1].split(".")[0]) >= 77 for r in requires)
+
+
+def test_sweep_set_errors_name_the_flag(tmp_path, capsys):
+    spec = ROOT / "configs" / "sweep_digits_example.toml"
+    code, err = run(capsys, "sweep", str(spec), "--set", "network.eps=2", "--runs-dir", str(tmp_path / "runs"))
+    assert code == 2 and len(err) == 1 and err[0].startswith("eqspike-xbar: error: --set network.eps=2: ")
+    assert "network.eps must be in (0, 1]" in err[0] and empty(tmp_path / "runs")

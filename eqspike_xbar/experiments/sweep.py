@@ -346,7 +346,7 @@ def cmd_sweep(args) -> int:
         sweep = Sweep.open(args.resume)
         io.remove_temporaries(sweep.path)
     else:
-        spec = load_sweep(args.sweep_file, [parse_override(s) for s in args.set])
+        spec = load_sweep_blaming_set(args.sweep_file, args.set)
         spec.points()
     t0 = time.perf_counter()
     nothing_to_do = args.resume and not sweep.todo(args.retry_failed)
@@ -373,6 +373,23 @@ def cmd_sweep(args) -> int:
         print(f"{c['failed']} point(s) failed (see 'error' in sweep.nc); "
               f"rerun them with: eqspike-xbar sweep --resume {sweep.path} --retry-failed")
     return 0
+
+
+def load_sweep_blaming_set(path, set_texts) -> SweepSpec:
+    """:func:`load_sweep` with ``--set`` overrides; a bad value a flag set is blamed on the flag."""
+    from ..errors import ConfigError
+
+    try:
+        return load_sweep(path, [parse_override(s) for s in set_texts])
+    except ConfigError as exc:
+        if not set_texts:
+            raise
+        load_sweep(path)  # the file alone is wrong: its own error names it
+        msg = str(exc)
+        for prefix in (f"{path} (base config): ", f"{path}: "):
+            msg = msg[len(prefix):] if msg.startswith(prefix) else msg
+        named = [t for t in set_texts if t.split("=", 1)[0].strip() in msg] or list(set_texts)
+        raise ConfigError(f"{' '.join('--set ' + t for t in named)}: {msg}") from None
 
 
 def _plot(sweep: Sweep) -> list[Path]:
