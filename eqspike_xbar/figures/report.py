@@ -76,7 +76,8 @@ def plot_energy(metrics: dict, which: str = "energy_train"):
     handles = [plt.Rectangle((0, 0), 1, 1, color=colors[f]) for f in fids]
     fig.legend(handles, fids, loc="center left", bbox_to_anchor=(1.0, 0.5), title="fidelity", fontsize=9)
     fig.suptitle("energy per " + ("training image" if which == "energy_train" else "test image (inference)")
-                 + ", last epoch; each panel on its own linear scale", fontsize=10)
+                 + ", last epoch" + ("; mean over seeds, error bars: sd" if any(v is not None for v in spread.values())
+                                    else "") + "; each panel on its own linear scale", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -128,7 +129,8 @@ def plot_circuit_diagnostics(ds):
                     continue
                 if np.all(y[np.isfinite(y)] == 0):
                     notes.append(f"{name}: 0 at every epoch")
-                ax.plot(ds.epoch, y, style, color=f"C{k}", marker="o", ms=3, label=name)
+                ax.plot(ds.epoch, y, color=f"C{k}", ls=style, marker="o" if style == "-" else "s", ms=3,
+                        mfc=f"C{k}" if style == "-" else "none", label=name)
                 drawn += 1
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("epoch")
