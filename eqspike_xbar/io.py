@@ -6,6 +6,7 @@ temporary file in the same folder, fsync, ``os.replace``).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,7 +82,7 @@ def save_npz(path, **arrays) -> Path:
     return Path(path)
 
 
-def ensure_writable_dir(path) -> Path:
+def ensure_writable_dir(path, what: str = "run folder", hint: str = "choose another with --runs-dir") -> Path:
     """Create ``path`` (and parents) and check that files can be written in it."""
     path = Path(path)
     try:
@@ -91,6 +92,33 @@ def ensure_writable_dir(path) -> Path:
         os.unlink(probe)
     except OSError as exc:
         raise RunFolderError(
-            f"run folder {path} is not writable ({exc.strerror or exc}): choose another with --runs-dir"
+            f"{what} {path} is not writable ({exc.strerror or exc}): {hint}"
         ) from None
     return path
+
+
+# mkstemp's random part: 8 characters of [a-z0-9_]
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}(?P<suffix>\.[^./]*)?")
+
+
+def temporaries(folder) -> list[Path]:
+    """Temporary files :func:`atomic_path` leaves when its process is killed mid-write
+    (``.<name>.<random><suffix>``) in ``folder`` and its sub-folders."""
+    out = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return out
+    for p in folder.rglob(".*"):
+        m = _TEMPORARY.fullmatch(p.name)
+        if m and p.is_file() and (m["suffix"] or "") == Path(m["name"]).suffix:
+            out.append(p)
+    return out
+
+
+def remove_temporaries(folder) -> int:
+    """Delete :func:`temporaries` (call it when resuming: no writer is alive); returns how many."""
+    n = 0
+    for p in temporaries(folder):
+        _unlink(p)
+        n += 1
+    return n

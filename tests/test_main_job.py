@@ -9,7 +9,8 @@ from eqspike_xbar.cli import main
 
 @pytest.mark.ngspice
 def test_main_job_writes_report_with_all_fidelities(tmp_path, capsys):
-    code = main(["run", "--runs-dir", str(tmp_path), "--run-id", "job", "--no-progress",
+    code = main(["run", "--runs-dir", str(tmp_path), "--run-id", "job", "--no-progress", "--seeds", "0",
+                 "--ablation-epochs", "0",
                  "--set", "data.train_limit=80", "--set", "network.layers=[64, 16, 10]",
                  "--set", "network.free_steps=10", "--set", "network.nudged_steps=4",
                  "--set", "learning.epochs=1", "--set", "synapses.circuit.max_array_rows=32",

@@ -51,11 +51,16 @@ def register(subparsers) -> None:
 def cmd_list(args) -> int:
     from ..devices.library import list_devices, load_device
 
+    rows = []
     for name in list_devices():
         p = load_device(name)
         c = p.conductance
-        print(f"{name:12s} {c.gmin_S:9.3g}-{c.gmax_S:<9.3g} S  levels {c.levels:4d}/{c.pulses_ltd:<4d} "
-              f"NL {p.nonlinearity.ltp:+5.2f}/{p.nonlinearity.ltd:+5.2f}  C2C {p.noise.c2c_sigma:.3f}  {p.description}")
+        rows.append([name, f"{c.gmin_S:.3g}-{c.gmax_S:.3g} S", f"{c.levels}/{c.pulses_ltd}",
+                     f"{p.nonlinearity.ltp:+.2f}/{p.nonlinearity.ltd:+.2f}", f"{p.noise.c2c_sigma:.3f}", p.description])
+    header = ["name", "conductance", "levels LTP/LTD", "NL LTP/LTD", "C2C", "description"]
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header) - 1)]
+    for r in [header, *rows]:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[-1])
     return 0
 
 

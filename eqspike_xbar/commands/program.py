@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..crossbar.netlist import self_contained
 from ..errors import CircuitError
 from ..validation import safe_identifier
 
@@ -80,7 +81,7 @@ def measure_stdp(shape, schemes, delays, spec, run_dir):
     for a, (name, sc) in enumerate(schemes.items()):
         text, _ = coincidence_netlist(shape, [Event(*default_selected(shape), 1, 0.0)], sc, spec,
                                       title=f"stdp example {name}")
-        io.write_text(run_dir / "netlists" / f"stdp_{_file_tag(name)}_delay0.cir", text)
+        io.write_text(run_dir / "netlists" / f"stdp_{_file_tag(name)}_delay0.cir", self_contained(text))
         for b, pol in enumerate((1, -1)):
             out[a, b] = stdp_curve(delays, shape, sc, pol, spec=spec)
     return out
@@ -156,7 +157,7 @@ def cmd_calibrate(args) -> int:
     responses = {}
     for s, sc in schemes.items():
         responses[s] = pulse_response(shape, sc, *args.pulses, spec=spec)
-        io.write_text(run_dir / "netlists" / f"pulse_response_{_file_tag(s)}.cir", responses[s].netlist)
+        io.write_text(run_dir / "netlists" / f"pulse_response_{_file_tag(s)}.cir", self_contained(responses[s].netlist))
     main = responses[args.scheme]
     g_iso = isolated_response(main.scheme, main.polarity)
     cal = calibrate(main, name, g_iso)

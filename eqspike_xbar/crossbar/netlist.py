@@ -11,6 +11,8 @@ Devices of zero conductance are left out (open).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..errors import CircuitError, NetlistSafetyError
@@ -111,8 +113,27 @@ def crossbar_netlist(g, v_in, spec: CrossbarSpec = CrossbarSpec(), direction: st
     return check_netlist("\n".join(lines), allowed_includes=(include_path,))
 
 
+def self_contained(text: str) -> str:
+    """The netlist with every ``.include`` of a ``circuits/`` library replaced by the library's
+    text, so a written netlist runs with ``ngspice -b`` wherever it is copied or moved."""
+    from ..spice import allowed_includes
+
+    libraries = set(allowed_includes())
+    out = []
+    for line in text.splitlines():
+        parts = line.strip().split(None, 1)
+        if len(parts) == 2 and parts[0].lower() in (".include", ".inc") and parts[1].strip('"') in libraries:
+            path = Path(parts[1].strip('"'))
+            out += [f"* ---- begin {path.name} (inlined from circuits/{path.name})",
+                    *path.read_text().splitlines(), f"* ---- end {path.name}"]
+        else:
+            out.append(line)
+    return check_netlist("\n".join(out) + ("\n" if text.endswith("\n") else ""))
+
+
 def write_netlist(path, g, v_in, spec: CrossbarSpec = CrossbarSpec(), direction: str = "forward"):
-    """Generate, check and atomically write a crossbar netlist; nothing is written on error."""
+    """Generate, check and atomically write a self-contained crossbar netlist (the cell
+    library inlined); nothing is written on error."""
     from ..io import write_text
 
-    return write_text(path, crossbar_netlist(g, v_in, spec, direction))
+    return write_text(path, self_contained(crossbar_netlist(g, v_in, spec, direction)))

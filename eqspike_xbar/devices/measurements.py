@@ -89,10 +89,11 @@ def read_long(path, scale: float = 1.0, offset_S: float = 0.0) -> list[Ramp]:
     missing = [h for h in ("direction", "conductance_S") if h not in header]
     if unknown or missing:
         raise DeviceModelError(
-            f"{path}: header {','.join(header)!r} " + (f"has unknown column {unknown[0]!r} " if unknown else "")
-            + (f"lacks {missing[0]!r} " if missing else "")
-            + f"(columns: {', '.join(_LONG_COLUMNS)}; direction and conductance_S are required; "
-            "for other layouts use --layout columns|updown)")
+            f"{path}: header {','.join(header)!r} does not fit --layout long: "
+            + "; ".join(([f"unknown column(s) {', '.join(map(repr, unknown))}"] if unknown else [])
+                        + ([f"required column(s) {', '.join(map(repr, missing))} missing"] if missing else []))
+            + f" (known columns: {', '.join(_LONG_COLUMNS)}; direction and conductance_S are required); "
+            "for one ramp per column use --layout columns, for two headerless columns up,down --layout updown")
     col = {h: i for i, h in enumerate(header)}
     records = []
     for line, row in enumerate(rows[1:], 2):

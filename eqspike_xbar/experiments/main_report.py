@@ -11,38 +11,71 @@ from pathlib import Path
 import numpy as np
 
 from .. import report as R
+from .seeds import final, fmt_pct, seed_mean, summary
 from ..figures import report as F
 
 
 def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: dict, wall: dict, check, rule_stdp,
-                 spice_stdp, total_s: float, fidelities=("ideal", "device", "circuit")):
+                 spice_stdp, clock, fidelities=("ideal", "device", "circuit"), seeds=None, extra_sections=()):
     """``cfg``: the resolved config; ``n_train``: training images; ``metrics``: {fidelity: metrics
     Dataset}; ``conductances``: {fidelity: [(G+, G-) per layer]} in S (fidelities with devices);
-    ``wall``: {fidelity: s}; ``check``: :func:`~.main_job.ngspice_check`'s dict or None."""
+    ``wall``: {fidelity: s, summed over resumed stretches}; ``clock``: the main job's
+    :class:`~.runs.Clock` (or its total seconds); ``check``: :func:`~.main_job.ngspice_check`'s dict or None;
+    ``seeds``: the seeds (metrics then have a ``seed`` dimension when there are several);
+    ``extra_sections``: (heading, markdown, {file: figure}) placed after the accuracy."""
+    seeds = list(seeds) if seeds else [cfg.run.seed]
+    many = len(seeds) > 1
+    per_seed = metrics
+    metrics = {f: seed_mean(ds) for f, ds in per_seed.items()}  # energies and diagnostics: mean over seeds
+    total_s = clock.elapsed_s() if hasattr(clock, "elapsed_s") else float(clock)
+    stretches = getattr(clock, "stretch", 1)
     sections = []
     sections.append(("Run", "\n".join([
         f"Data set `{cfg.data.name}` ({n_train} training images), network "
         f"{'-'.join(map(str, cfg.network.layers))}, {cfg.network.neuron} neurons, rule `{cfg.learning.rule}` "
-        f"({cfg.learning.nudging} nudging, {cfg.learning.pairing} pairing), seed {cfg.run.seed}, "
-        f"{cfg.learning.epochs} epochs; device `{cfg.synapses.device}`, w_max {cfg.synapses.w_max}.",
+        f"({cfg.learning.nudging} nudging, {cfg.learning.pairing} pairing), "
+        + (f"seeds {', '.join(map(str, seeds))} (accuracies: mean ± sample sd over seeds; energies: mean), " if many
+           else f"seed {seeds[0]}, ")
+        + f"{cfg.learning.epochs} epochs; device `{cfg.synapses.device}`, w_max {cfg.synapses.w_max}.",
         "",
-        f"Reproduce: `eqspike-xbar run --config {run_dir / 'config.toml'} --fidelities {','.join(fidelities)}` "
-        f"(written {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, {total_s:.0f} s in all).",
+        f"Reproduce: `eqspike-xbar run --config {run_dir / 'config.toml'} --fidelities {','.join(fidelities)}"
+        f"{' --seeds ' + ','.join(map(str, seeds)) if many else ''}` "
+        f"(written {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, {total_s:.0f} s in all"
+        + (f", summed over {stretches} stretches: the run was resumed {stretches - 1} time(s))." if stretches > 1
+           else ")."),
     ])))
 
     rows = []
-    for fid, ds in metrics.items():
-        rows.append([fid, f"{100 * float(ds.test_accuracy[-1]):.2f} %", f"{100 * float(ds.test_accuracy.max()):.2f} %",
-                     f"{100 * float(ds.validation_accuracy[-1]):.2f} %", str(len(ds.epoch)),
-                     f"{float(ds.epoch_time_s.mean()):.1f} s", f"{wall.get(fid, float('nan')):.0f} s"])
+    for fid, ds in per_seed.items():
+        best = ds.test_accuracy.max("epoch").values
+        rows.append([fid, fmt_pct(final(ds, "test_accuracy")), fmt_pct(best), fmt_pct(final(ds, "validation_accuracy")),
+                     str(len(ds.epoch)), f"{float(ds.epoch_time_s.mean()):.1f} s", f"{wall.get(fid, float('nan')):.0f} s"])
     acc_md = R.table(["fidelity", "test (final)", "test (best epoch)", "validation", "epochs", "s per epoch",
-                       "wall time"], rows)
-    if "ideal" in metrics:
-        ref = float(metrics["ideal"].test_accuracy[-1])
-        acc_md += "\n\n" + "; ".join(
-            f"{f}: {100 * (float(ds.test_accuracy[-1]) - ref):+.2f} points against ideal"
-            for f, ds in metrics.items() if f != "ideal")
+                       "wall time" + (" (all seeds)" if many else "")], rows)
+    if "ideal" in per_seed:
+        ref = final(per_seed["ideal"], "test_accuracy")
+        diffs = []
+        for f, ds in per_seed.items():
+            if f == "ideal":
+                continue
+            m, sd, n = summary(final(ds, "test_accuracy") - ref if len(ref) == len(final(ds, "test_accuracy"))
+                               else [np.nanmean(final(ds, "test_accuracy")) - np.nanmean(ref)])
+            diffs.append(f"{f}: {100 * m:+.2f}" + (f" ± {100 * sd:.2f}" if n > 1 else "") + " points against ideal")
+        acc_md += "\n\n" + "; ".join(diffs) + (" (paired by seed)" if many else "")
+    if many:
+        acc_md += ("\n\nSame machine, same seeds, same `--threads`: the numbers repeat exactly. Another machine "
+                   "gives other numbers within about the spread shown (BLAS kernels round differently and the spiking "
+                   "dynamics amplify it): compare mean ± sd, not single runs.")
     sections.append(("Accuracy", acc_md + "\n\n![learning curves](learning_curves.png)"))
+    if {"device", "circuit"} & set(per_seed):
+        from ..synapses.device import resolve_device
+
+        params = resolve_device(cfg.synapses.device, cfg.synapses.device_overrides, cfg.synapses.on_off_ratio)
+        sections.append(("Device parameters", device_table(cfg, params)))
+    extra_figures = {}
+    for heading, body, figs in extra_sections:
+        sections.append((heading, body))
+        extra_figures.update(figs)
 
     fids = list(metrics)
     energy_md = "Training, per image (last epoch):\n\n" + R.table(["component"] + fids, R.energy_rows(metrics, "energy_train"))
@@ -57,7 +90,8 @@ def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: 
     sections.append(("Energy", energy_md + "\n\n![training energy](energy_train.png)\n\n![inference energy](energy_inference.png)"))
 
     figures = {
-        "learning_curves.png": F.plot_learning_curves(metrics),
+        "learning_curves.png": F.plot_learning_curves(per_seed),
+        **extra_figures,
         "energy_train.png": F.plot_energy(metrics, "energy_train"),
         "energy_inference.png": F.plot_energy(metrics, "energy_inference"),
     }
@@ -122,3 +156,81 @@ def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: 
         stdp_md += "The circuit-level curve could not be measured (see the log)."
     sections.append(("STDP", stdp_md + "\n\n![STDP](stdp.png)"))
     return R.write_report(run_dir, f"eqspike-xbar main job: {run_dir.name}", sections, figures)
+
+
+# ------------------------------------------------------------------ device parameters, ablation
+def device_table(cfg, params) -> str:
+    """Every parameter of the device used (after overrides), each with its source."""
+    import dataclasses
+
+    overrides = cfg.synapses.device_overrides or {}
+    rows = []
+    for section in dataclasses.fields(params):
+        value = getattr(params, section.name)
+        if not dataclasses.is_dataclass(value):
+            continue
+        src = getattr(value, "source", "") or "default of the model (the device file does not set this section)"
+        for f in dataclasses.fields(value):
+            if f.name == "source":
+                continue
+            v = getattr(value, f.name)
+            where = src
+            if f.name in (overrides.get(section.name) or {}):
+                where = f"this run: synapses.device_overrides.{section.name}.{f.name}"
+            elif section.name == "conductance" and f.name == "gmin_S" and cfg.synapses.on_off_ratio:
+                where = f"this run: synapses.on_off_ratio = {cfg.synapses.on_off_ratio:g} (Gmin = Gmax / ratio)"
+            rows.append([f"{section.name}.{f.name}", f"{v:.4g}" if isinstance(v, float) else str(v), where])
+    head = (f"Device `{params.name}` ({params.description}) as used by the `device` and `circuit` fidelities"
+            + (f", switched off by the config: {', '.join(cfg.synapses.effects_off)}" if cfg.synapses.effects_off else "")
+            + ".\n\n")
+    refs = "".join(f"\n- {s}" for s in params.sources)
+    notes = "".join(f"\n- {s}" for s in params.notes)
+    return (head + R.table(["parameter", "value", "source"], rows)
+            + (f"\n\nReferences:{refs}" if refs else "") + (f"\n\nNotes of the device file:{notes}" if notes else ""))
+
+
+def ablation_section(rows: list[dict], absent: list[str], epochs: int, main_epochs: int, seeds, device: str):
+    """Markdown and figure of 'which nonideality hurts most?' (rows from :func:`.ablation.ranking`)."""
+    from ..figures.report import plot_ablation
+
+    n = len(seeds)
+    body = [f"Device `{device}`: each effect it has is switched off in turn (`synapses.effects_off`), at `device` "
+            "fidelity, and the wires' resistance at `circuit` fidelity; every row trains from the same "
+            f"seed{'s' if n > 1 else ''} ({', '.join(map(str, seeds))}) as the main runs. Ranked by the test "
+            "accuracy the switch recovers against the same fidelity with everything on"
+            + (", paired by seed (mean ± sd)." if n > 1 else " (one seed: no spread; use --seeds for mean ± sd).")]
+    from .ablation import window
+
+    w = window(epochs)
+    body.append(f"Accuracies are the test accuracy averaged over epochs {w.start}–{w.stop - 1}"
+                if len(w) > 1 else f"Accuracies are the test accuracy after epoch {epochs}")
+    body[-1] += " (a device run's accuracy jumps by points from one epoch to the next)."
+    if epochs < main_epochs:
+        body.append(f"**Fewer epochs:** these runs train {epochs} epochs instead of {main_epochs} (to keep the job "
+                    f"short); the reference is the main runs' accuracy over the same epochs (a run's first "
+                    f"{epochs} epochs do not depend on how many follow), so the ranking is for {epochs} epochs.")
+    table_rows = []
+    for k, r in enumerate(rows, 1):
+        sw = r["switch"]
+        table_rows.append([str(k), sw.label, f"`{sw.fidelity}`", fmt_pct(r["reference"]), fmt_pct(r["accuracy"]),
+                           _points(r["recovered"])])
+    body.append(R.table(["rank", "switched off", "fidelity", "accuracy, all on", "accuracy, this off",
+                         "recovered (points)"], table_rows))
+    if rows:
+        top = rows[0]
+        m = np.nanmean(top["recovered"])
+        body.append(f"**{top['switch'].label}** hurts most here: switching it off recovers {_points(top['recovered'])} "
+                    "points." if m > 0 else "No switch recovers accuracy here: the device's effects cost nothing "
+                    "measurable at this length of training.")
+    if absent:
+        body.append("Not run, the device does not have them (or the config already switches them off): "
+                    + ", ".join(absent) + ".")
+    body.append("![which nonideality hurts most](ablation.png)")
+    return "\n\n".join(body), {"ablation.png": plot_ablation(rows)}
+
+
+def _points(values) -> str:
+    m, sd, n = summary(values)
+    if n == 0:
+        return "–"
+    return f"{100 * m:+.2f}" + (f" ± {100 * sd:.2f}" if n > 1 else "")

@@ -35,7 +35,7 @@ import xarray as xr
 from .. import io
 from ..config_tools import parse_override, read_toml
 from ..errors import EqSpikeXbarError, RunFolderError
-from .runs import new_run_dir, write_status
+from .runs import check_run_id, new_run_dir, write_status
 from .sweep_spec import Point, SweepSpec, parse_sweep, load_sweep
 
 log = logging.getLogger(__name__)
@@ -319,7 +319,8 @@ def register(sub) -> None:
                    help="give up on --scheduler after this long (default: 5)")
     p.add_argument("--workers", type=int, help="local cluster: worker processes (default: one per core)")
     p.add_argument("--runs-dir", default="runs", help="parent folder of run folders (default: runs)")
-    p.add_argument("--sweep-id", help="name of the sweep folder (default: <time>-sweep-<name>)")
+    p.add_argument("--run-id", "--sweep-id", dest="run_id",
+                   help="name of the sweep folder (default: <time>-sweep-<name>); --sweep-id is the old spelling")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
 
@@ -336,17 +337,23 @@ def cmd_sweep(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     # Everything is validated, and the cluster reached, before the sweep folder is touched.
+    if args.run_id is not None and not args.resume:
+        check_run_id(args.run_id)
+        if (Path(args.runs_dir) / args.run_id).exists():
+            raise RunFolderError(f"run folder {Path(args.runs_dir) / args.run_id} exists already: choose another "
+                                 "--run-id, or --resume it")
     if args.resume:
         sweep = Sweep.open(args.resume)
+        io.remove_temporaries(sweep.path)
     else:
-        spec = load_sweep(args.sweep_file, [parse_override(s) for s in args.set])
+        spec = load_sweep_blaming_set(args.sweep_file, args.set)
         spec.points()
     t0 = time.perf_counter()
     nothing_to_do = args.resume and not sweep.todo(args.retry_failed)
     with contextlib.nullcontext() if nothing_to_do else dask_client(args.scheduler, args.workers,
                                                                        args.connect_timeout) as client:
         if not args.resume:
-            sweep = Sweep.create(spec, args.runs_dir, args.sweep_id)
+            sweep = Sweep.create(spec, args.runs_dir, args.run_id)
         log.info("sweep folder: %s (%d points, %d to run)", sweep.path, len(sweep.points),
                  len(sweep.todo(args.retry_failed)))
         try:
@@ -366,6 +373,23 @@ def cmd_sweep(args) -> int:
         print(f"{c['failed']} point(s) failed (see 'error' in sweep.nc); "
               f"rerun them with: eqspike-xbar sweep --resume {sweep.path} --retry-failed")
     return 0
+
+
+def load_sweep_blaming_set(path, set_texts) -> SweepSpec:
+    """:func:`load_sweep` with ``--set`` overrides; a bad value a flag set is blamed on the flag."""
+    from ..errors import ConfigError
+
+    try:
+        return load_sweep(path, [parse_override(s) for s in set_texts])
+    except ConfigError as exc:
+        if not set_texts:
+            raise
+        load_sweep(path)  # the file alone is wrong: its own error names it
+        msg = str(exc)
+        for prefix in (f"{path} (base config): ", f"{path}: "):
+            msg = msg[len(prefix):] if msg.startswith(prefix) else msg
+        named = [t for t in set_texts if t.split("=", 1)[0].strip() in msg] or list(set_texts)
+        raise ConfigError(f"{' '.join('--set ' + t for t in named)}: {msg}") from None
 
 
 def _plot(sweep: Sweep) -> list[Path]:

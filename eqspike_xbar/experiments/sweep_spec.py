@@ -123,21 +123,15 @@ class SweepSpec:
 
 # ------------------------------------------------------------------ helpers
 def _check_device(cfg, where: str, checked: set) -> None:
-    """Device-model overrides are a free-form table: check them against the device schema now
-    (not in a worker, after the cluster has started)."""
+    """Build each distinct device of a programmed backend now (library name or TOML, overrides,
+    on/off ratio, effects switched off), not in a worker after the cluster has started."""
     syn = cfg.synapses
-    overrides = getattr(syn, "device_overrides", None)
-    if not overrides and not syn.on_off_ratio:
-        return
-    key = (syn.device, toml_value(overrides or {}), syn.on_off_ratio)
+    key = (syn.backend, syn.device, toml_value(syn.device_overrides or {}), syn.on_off_ratio, tuple(syn.effects_off))
     if key in checked:
         return
-    from ..synapses.device import resolve_device
+    from .runs import check_devices
 
-    try:
-        resolve_device(syn.device, overrides, syn.on_off_ratio)
-    except EqSpikeXbarError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+    check_devices(cfg, where)
     checked.add(key)
 
 
@@ -263,6 +257,9 @@ def parse_sweep(doc: dict, where: str, base_dir: Path | None = None, overrides: 
             base = merge(base, nested(k, value))
     for o in overrides or []:
         base = merge(base, o)
+    from .runs import pop_seeds
+
+    base, _ = pop_seeds(base)  # a base's [run] seeds: a sweep's seeds are its `seeds` axis
     base = config_from_dict(base, f"{where} (base config)").to_dict()
 
     axes_doc = doc.get("axes")

@@ -20,12 +20,13 @@ import numpy as np
 import xarray as xr
 
 from .. import io
-from ..config import ExperimentConfig, config_from_dict, load_config
+from ..config import ExperimentConfig, config_from_dict
 from ..data import load_dataset
 from ..energy import COMPONENTS, energy_breakdown, reset_counters
 from ..algorithms import ALGORITHMS
 from ..errors import ConfigError, RunFolderError, TrainingDiverged
-from .runs import new_run_dir, overrides_from_args, read_status, resume_config, write_status
+from .runs import (Clock, add_compute_options, load_experiment_seeds, new_run_dir, read_status, recording_end,
+                   resume_config, write_status)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,15 @@ class Trainer:
         self.net = build_network(cfg)
         self.history: dict[str, list] = {k: [] for k in _METRICS}
         self.epoch = 0  # epochs completed
+        self.clock = Clock()  # wall time summed over every stretch of this run folder
+        self.status_every_s = 15.0  # status.json heartbeat within an epoch
+
+    def status(self, state: str, **info) -> None:
+        """Write status.json: state, epochs done / to do, wall time so far (all stretches)."""
+        if not self.clock.started:
+            self.clock.start(self.run_dir)
+        write_status(self.run_dir, state, epoch=self.epoch, epochs=self.cfg.learning.epochs, **self.clock.fields(),
+                     **info)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -103,7 +113,8 @@ class Trainer:
         B = cfg.learning.batch_size
         correct, cost = 0, 0.0
         batches = range(0, len(perm), B)
-        bar = None
+        n_batches = len(batches)
+        bar, beat = None, time.perf_counter()
         if self.progress:
             from tqdm import tqdm
 
@@ -122,6 +133,9 @@ class Trainer:
             correct += int((out.argmax(1) == train.y[idx]).sum())
             onehot = np.eye(out.shape[1], dtype=out.dtype)[train.y[idx]]
             cost += float(0.5 * ((out - onehot) ** 2).sum())
+            if time.perf_counter() - beat >= self.status_every_s:
+                self.status("running", minibatch=f"{i // B + 1}/{n_batches}")
+                beat = time.perf_counter()
             if bar is not None and (i // B) % 20 == 0:
                 bar.set_postfix(train_acc=f"{correct / min(i + B, len(perm)):.3f}")
         if bar is not None:
@@ -142,9 +156,17 @@ class Trainer:
         for k, v in values.items():
             self.history.setdefault(k, []).append(v)
 
+    def check_writable(self) -> None:
+        """Before an epoch is computed: leftovers of a killed write go, and checkpoints can be written."""
+        io.remove_temporaries(self.run_dir)
+        io.ensure_writable_dir(self.checkpoint_path.parent, "checkpoint folder",
+                               "make it writable (or move it away) and resume")
+
     def run(self) -> xr.Dataset:
         cfg = self.cfg
-        write_status(self.run_dir, "running", epoch=self.epoch)
+        self.check_writable()
+        self.clock.start(self.run_dir)
+        self.status("running")
         try:
             for epoch in range(self.epoch, cfg.learning.epochs):
                 reset_counters(self.net)
@@ -169,6 +191,7 @@ class Trainer:
                     self._record({f"diag_{name}": np.array([d[name] for d in diags])})
                 self.epoch = epoch + 1
                 self.save_checkpoint()
+                self.status("running")
                 ds = self.metrics()
                 io.write_netcdf(ds, self.run_dir / "metrics.nc")
                 from ..figures.training import plot_learning_curve
@@ -181,12 +204,12 @@ class Trainer:
                     e_train["total"], e_train["gpu"],
                 )
         except TrainingDiverged as exc:
-            write_status(self.run_dir, "failed", epoch=self.epoch, error=str(exc))
+            self.status("failed", error=str(exc))
             raise
         except KeyboardInterrupt:
-            write_status(self.run_dir, "interrupted", epoch=self.epoch)
+            self.status("interrupted")
             raise
-        write_status(self.run_dir, "finished", epoch=self.epoch)
+        self.status("finished")
         return self.metrics()
 
     def metrics(self) -> xr.Dataset:
@@ -223,7 +246,11 @@ class Trainer:
             synapse_backend=self.cfg.synapses.backend,
             device=self.cfg.synapses.device,
             config_toml=self.cfg.to_toml(),
+            wall_time_s=self.clock.elapsed_s() if self.clock.started else float(
+                read_status(self.run_dir).get("elapsed_s", float("nan"))),
+            stretches=self.clock.stretch if self.clock.started else int(read_status(self.run_dir).get("stretches", 0)),
         )
+        ds.attrs["wall_time_s_description"] = "wall time of the run folder, summed over every (resumed) stretch"
         return ds
 
 
@@ -237,9 +264,8 @@ def register(sub) -> None:
     p.add_argument("--runs-dir", default="runs", help="parent folder of run folders (default: runs)")
     p.add_argument("--run-id", help="name of the run folder (default: <time>-<name>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    p.add_argument("--threads", type=int, default=1,
-                   help="BLAS threads (default 1: the same float rounding, hence the same result, on every "
-                        "machine; 2 made an MNIST EqSpike epoch 39 s instead of 51-68 s here)")
+    add_compute_options(p, "train these seeds side by side on a local Dask cluster (e.g. 0,1,2; or [run] seeds): "
+                           "one metrics.nc with a seed dimension, accuracies as mean ± sd")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -247,16 +273,31 @@ def register(sub) -> None:
 def cmd_train(args) -> int:
     from threadpoolctl import threadpool_limits
 
-    overrides = overrides_from_args(args)
+    from .seeds import parse_seeds
+
+    flag_seeds = parse_seeds(args.seeds)
+    overrides = bool(args.set or args.data_dir)
     if args.resume:
         run_dir = Path(args.resume)
-        base = resume_config(run_dir, overrides)
-        cfg = config_from_dict(base, str(run_dir / "config.toml"))
+        resume_config(run_dir)  # a run folder at all?
+        cfg, file_seeds = load_experiment_seeds(run_dir / "config.toml", args.set, data_dir=args.data_dir)
+        stored = read_status(run_dir).get("seeds")
+        if flag_seeds and stored and flag_seeds != stored:
+            raise ConfigError(f"--seeds {args.seeds}: {run_dir} was started with seeds {stored}; a resumed run "
+                              "keeps its seeds (start a new run for others)")
+        seeds = stored or flag_seeds or file_seeds
     else:
-        cfg = load_config(args.config, overrides)
+        cfg, file_seeds = load_experiment_seeds(args.config, args.set, data_dir=args.data_dir)
+        seeds = flag_seeds or file_seeds
         run_dir = None
     if args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    if seeds:
+        cfg.run.seed = seeds[0]
+    if seeds and len(seeds) > 1:
+        return _train_seeds(args, cfg, seeds, run_dir)
     with threadpool_limits(args.threads):
         # data and synapses are built first: bad input stops here, before a run folder exists
         trainer = Trainer(cfg, run_dir or Path(args.runs_dir), progress=not args.no_progress)
@@ -279,4 +320,46 @@ def cmd_train(args) -> int:
             f"{100 * float(last.test_accuracy):.2f} %, validation {100 * float(last.validation_accuracy):.2f} %, "
             f"{float(ds.epoch_time_s.mean()):.1f} s per training epoch"
         )
+    return 0
+
+
+def _train_seeds(args, cfg: ExperimentConfig, seeds: list[int], run_dir: Path | None) -> int:
+    """Several seeds side by side on the local Dask cluster, each in ``seeds/seed<k>/`` (a train
+    run folder); ``metrics.nc`` with a ``seed`` dimension and the learning curves as a band."""
+    from threadpoolctl import threadpool_limits
+
+    from ..figures.training import plot_learning_curve
+    from .runs import check_devices
+    from .seeds import Job, combine, final, fmt_pct, run_jobs, with_seed
+
+    base = cfg.to_dict()
+    for s in seeds:  # every seed's config, device included, before anything is written
+        check_devices(config_from_dict(with_seed(base, s), f"seed {s}"), f"seed {s}")
+    with threadpool_limits(1):
+        Trainer(cfg, Path(args.runs_dir), progress=False)  # data and network: bad input stops here
+    if run_dir is None:
+        run_dir = new_run_dir(args.runs_dir, cfg.run_name, args.run_id)
+    else:
+        io.remove_temporaries(run_dir)
+    io.write_text(run_dir / "config.toml", cfg.to_toml())
+    clock = Clock().start(run_dir)
+
+    def status(state, **info):
+        write_status(run_dir, state, seeds=seeds, epochs=cfg.learning.epochs, **clock.fields(), **info)
+
+    status("running")
+    log.info("run folder: %s (seeds %s side by side)", run_dir, ", ".join(map(str, seeds)))
+    jobs = [Job(f"seed {s}", with_seed(base, s), run_dir / "seeds" / f"seed{s}") for s in seeds]
+    with recording_end(status):
+        per = run_jobs(jobs, args.workers, progress=not args.no_progress,
+                       on_done=lambda key, r, done, total: status("running", done=f"{done}/{total}",
+                                                                  last=f"{key}: {r['status']}"))
+    ds = combine({s: per[f"seed {s}"] for s in seeds})
+    ds.attrs.update(run_id=run_dir.name, elapsed_s=clock.elapsed_s())
+    io.write_netcdf(ds, run_dir / "metrics.nc")
+    io.save_figure(plot_learning_curve(ds), run_dir / "learning_curve.png")
+    status("finished")
+    print(f"{run_dir}: {cfg.data.name}, {len(ds.epoch)} epochs, {len(seeds)} seeds, test accuracy "
+          f"{fmt_pct(final(ds, 'test_accuracy'))}, validation {fmt_pct(final(ds, 'validation_accuracy'))} "
+          f"(mean ± sd over seeds; per seed in {run_dir / 'metrics.nc'})")
     return 0

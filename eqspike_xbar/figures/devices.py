@@ -35,16 +35,23 @@ def plot_device(params: DeviceParams, path, n_devices: int = 200, seed: int = 0)
 def plot_fit(result: FitResult, fit_path, residual_path):
     """Fit quality (data and model against pulse position) and residual figures."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, d, title in ((axes[0], 1, "potentiation (LTP)"), (axes[1], -1, "depression (LTD)")):
+    # the LTD curve's position counts up from Gmin; a depression is read from Gmax down, so its
+    # panel counts the depression pulses applied: Pmax_LTD − position
+    p_ltd = result.params.conductance.pulses_ltd
+    panels = ((axes[0], 1, "potentiation (LTP)", "potentiation pulses applied (from Gmin)", lambda x: x),
+              (axes[1], -1, "depression (LTD)", "depression pulses applied (from Gmax)", lambda x: p_ltd - x))
+    for ax, d, title, xlabel, to_x in panels:
         for dev in result.devices:
             for f in dev.ramps:
                 if f.ramp.direction != d:
                     continue
-                ax.plot(f.position, f.ramp.g * 1e6, ".", ms=1.5, alpha=0.4, color="C0")
-                ax.plot(f.position, f.g_fit * 1e6, "-", lw=0.8, color="C3")
+                x = to_x(np.asarray(f.position, dtype=float))
+                ax.plot(x, f.ramp.g * 1e6, ".", ms=1.5, alpha=0.4, color="C0")
+                ax.plot(x, f.g_fit * 1e6, "-", lw=0.8, color="C3")
         ax.set_title(f"{title}: data (dots), fit (lines)")
-        ax.set_xlabel("pulse position on the fitted curve")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("conductance (µS)")
+        ax.set_xlim(left=0)
     save_figure(fig, fit_path)
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))

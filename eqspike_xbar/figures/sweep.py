@@ -61,28 +61,51 @@ def _positions(coord: xr.DataArray):
 
 
 def _line(var: xr.DataArray, x: str, seeds: list[str], label: str):
+    """Numbers on the axis: a line over them. Categories (strings, lists, booleans): one row
+    per category, points only (nothing joins two categories), the labels on the y axis where
+    long ones do not overprint."""
     others = [d for d in var.dims if d not in (x, *seeds)]
     v = var.mean(others) if others else var  # size-1 axes
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
     pos, ticks = _positions(var[x])
+    categorical = ticks is not None
+    fig, ax = plt.subplots(figsize=(8.0, max(3.0, 0.45 * len(pos) + 1.6)) if categorical else (5.5, 3.8))
+
+    def draw(values, err=None, **kw):
+        if categorical:
+            kw["ls"] = "none"
+            ax.errorbar(values, pos, xerr=err, **kw)
+        else:
+            ax.errorbar(pos, values, yerr=err, **kw)
+
     if seeds:
         mean, std = v.mean(seeds, skipna=True), v.std(seeds, skipna=True)
         n = v.notnull().sum(seeds)
-        ax.errorbar(pos, mean.values, yerr=std.values, marker="o", capsize=4, label="mean ± std over seeds")
+        draw(mean.values, std.values, marker="o", capsize=4, label="mean ± std over seeds", zorder=3)
         for s in seeds:
             for i in range(v.sizes[s]):
-                ax.plot(pos, v.isel({s: i}).transpose(x).values, ".", color="0.6", ms=5,
-                        label="single seeds" if i == 0 and s == seeds[0] else None)
+                draw(v.isel({s: i}).transpose(x).values, marker=".", color="0.6", ms=5, ls="none",
+                     label="single seeds" if i == 0 and s == seeds[0] else None)
         lo, hi = int(n.min()), int(n.max())
         ax.set_title(f"{int(np.prod([v.sizes[s] for s in seeds]))} seeds, "
                      f"{lo if lo == hi else f'{lo}-{hi}'} finished per value", fontsize=9)
-        ax.legend(fontsize=8)
+        if categorical:
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        else:
+            ax.legend(fontsize=8)
     else:
-        ax.plot(pos, v.transpose(x).values, marker="o")
-    _axis_ticks(ax.xaxis, pos, ticks, var[x])
-    ax.set_xlabel(_axis_label(var[x]))
-    ax.set_ylabel(label)
-    ax.grid(alpha=0.3)
+        draw(v.transpose(x).values, marker="o")
+    if categorical:
+        ax.set_yticks(pos, ticks)
+        ax.set_ylim(-0.5, len(pos) - 0.5)
+        ax.invert_yaxis()  # first category on top, as written in the sweep file
+        ax.set_ylabel(_axis_label(var[x]))
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3, axis="x")
+    else:
+        _axis_ticks(ax.xaxis, pos, ticks, var[x])
+        ax.set_xlabel(_axis_label(var[x]))
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
@@ -98,6 +121,8 @@ def _heat_map(var: xr.DataArray, xd: str, yd: str, seeds: list[str], label: str)
                     color="w" if val < np.nanmean(m.values) else "k")
     for axis, d in ((ax.xaxis, xd), (ax.yaxis, yd)):
         axis.set_ticks(range(m.sizes[d]), [str(v) for v in var[d].values])
+    if max(len(str(v)) for v in var[xd].values) > 6:  # long category names would overprint
+        plt.setp(ax.get_xticklabels(), rotation=30, ha="right", rotation_mode="anchor")
     ax.set_xlabel(_axis_label(var[xd]))
     ax.set_ylabel(_axis_label(var[yd]))
     fig.colorbar(im, ax=ax, label=label)

@@ -126,7 +126,7 @@ def test_cli_fit_writes_toml_and_figures(tmp_path):
     ("", "is empty"),
     ("direction,conductance_S\nltp,abc\n", "not a number"),
     ("direction,conductance_S\nsideways,1e-6\n", "direction 'sideways'"),
-    ("direction,g\nltp,1e-6\n", "unknown column 'g'"),
+    ("direction,g\nltp,1e-6\n", "unknown column(s) 'g'"),
     ("direction,conductance_S\nltp,1e-6,3\n", "3 fields"),
     ("direction,conductance_S\n" + "ltp,1e-6\n" * 20, "no usable depression"),
     ("direction,conductance_S\n" + "ltp,1e-6\nltd,1e-6\n" * 20, "no usable"),
