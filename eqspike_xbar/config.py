@@ -37,10 +37,14 @@ class RunConfig:
     """Images per batch when evaluating (inference only; no effect on results)."""
     dtype: Literal["float32", "float64"] = "float32"
     """Floating-point type of states and weights."""
+    seeds: list[int] = field(default_factory=list)
+    """Seeds trained side by side (train/run --seeds); empty: run.seed alone."""
 
     def __post_init__(self):
         if self.eval_batch_size < 1:
             raise ConfigError("run.eval_batch_size must be >= 1")
+        if self.seeds and (any(s < 0 for s in self.seeds) or len(set(self.seeds)) != len(self.seeds)):
+            raise ConfigError(f"run.seeds must be distinct and >= 0, got {self.seeds}")
         if self.name:
             from .validation import safe_identifier
 
@@ -159,8 +163,10 @@ class LearningConfig:
             raise ConfigError(f"learning.beta must be > 0, got {self.beta}")
         if not 0 < self.lr_decay <= 1:
             raise ConfigError(f"learning.lr_decay must be in (0, 1], got {self.lr_decay}")
-        if self.batch_size < 1 or self.epochs < 0:
-            raise ConfigError("learning.batch_size must be >= 1 and learning.epochs >= 0")
+        if self.batch_size < 1:
+            raise ConfigError(f"learning.batch_size must be >= 1, got {self.batch_size}")
+        if self.epochs < 0:
+            raise ConfigError(f"learning.epochs must be >= 0, got {self.epochs}")
         if any(lr < 0 for lr in self.lr):
             raise ConfigError(f"learning.lr must be >= 0, got {self.lr}")
         if self.contrast != "synapse" and (self.nudging != "symmetric" or self.rule != "two_factor"):

@@ -68,10 +68,8 @@ def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: 
                    "dynamics amplify it): compare mean ± sd, not single runs.")
     sections.append(("Accuracy", acc_md + "\n\n![learning curves](learning_curves.png)"))
     if {"device", "circuit"} & set(per_seed):
-        from ..synapses.device import resolve_device
-
-        params = resolve_device(cfg.synapses.device, cfg.synapses.device_overrides, cfg.synapses.on_off_ratio)
-        sections.append(("Device parameters", device_table(cfg, params)))
+        sections.append(("Device parameters", device_table(cfg, cfg.synapses.device_params)))
+        sections.append(("Learning scheme and its hardware", scheme_section(cfg, metrics)))
     extra_figures = {}
     for heading, body, figs in extra_sections:
         sections.append((heading, body))
@@ -159,6 +157,35 @@ def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: 
 
 
 # ------------------------------------------------------------------ device parameters, ablation
+def scheme_section(cfg, metrics: dict) -> str:
+    """What the update scheme asks of the chip and what it cost, per programmed fidelity."""
+    rows = []
+    for fid, ds in metrics.items():
+        if ds.attrs.get("update_scheme", "none").startswith("none"):
+            continue
+        e = ds.energy_train.isel(epoch=-1)
+        pulses = float(ds.pulses_train_per_image.isel(epoch=-1)) if "pulses_train_per_image" in ds else float("nan")
+        bits = float(ds.attrs.get("update_bits_per_synapse", 0))
+        rows.append([fid, f"`{ds.attrs['update_scheme']}`",
+                     f"{bits:g} bits ({float(ds.attrs.get('update_digital_memory_bits', 0)) / 8e6:.3g} MB)" if bits else
+                     "none", str(int(ds.attrs.get("update_extra_devices_per_synapse", 0))), f"{pulses:,.1f}",
+                     R.fmt_joules(float(e.sel(component="programming"))),
+                     R.fmt_joules(float(e.sel(component="scheme_reads"))),
+                     R.fmt_joules(float(e.sel(component="digital_memory")))])
+    if not rows:
+        return "No programmed synapses in this run."
+    md = R.table(["fidelity", "scheme", "digital memory per synapse (all layers)", "extra devices per synapse",
+                  "pulses per training image (last epoch)", "programming / image", "scheme's extra reads / image",
+                  "digital memory accesses / image"], rows)
+    md += (f"\n\nSettings: `[synapses.update]` of each fidelity's config.toml (see README, On-chip learning "
+           "schemes). Digital memory is "
+           f"charged at {R.fmt_joules(cfg.energy.digital_J_per_bit)} per bit accessed (a read-modify-write is two "
+           "accesses; energy.digital_J_per_bit and its source in eqspike_xbar/config.py). A scheme with digital "
+           "memory per synapse is a digital periphery beside the crossbar, not an in-memory operation; "
+           "`coincidence` (and `tiki_taka` without a buffer) store nothing per synapse.")
+    return md
+
+
 def device_table(cfg, params) -> str:
     """Every parameter of the device used (after overrides), each with its source."""
     import dataclasses

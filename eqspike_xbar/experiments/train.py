@@ -22,6 +22,7 @@ import xarray as xr
 from .. import io
 from ..config import ExperimentConfig, config_from_dict
 from ..data import load_dataset
+from ..synapses.schemes import hardware_summary
 from ..energy import COMPONENTS, energy_breakdown, reset_counters
 from ..algorithms import ALGORITHMS
 from ..errors import ConfigError, RunFolderError, TrainingDiverged
@@ -245,6 +246,8 @@ class Trainer:
                if self.cfg.learning.algorithm != "spiking_bp" else {}),
             synapse_backend=self.cfg.synapses.backend,
             device=self.cfg.synapses.device,
+            **{f"update_{k}": (int(v) if isinstance(v, bool) else v)
+               for k, v in hardware_summary(self.net.synapses).items()},
             config_toml=self.cfg.to_toml(),
             wall_time_s=self.clock.elapsed_s() if self.clock.started else float(
                 read_status(self.run_dir).get("elapsed_s", float("nan"))),
