@@ -511,11 +511,17 @@ class ExperimentConfig:
         return tomli_w.dumps(self.to_dict())
 
 
-def config_from_dict(d: dict, where: str = "config") -> ExperimentConfig:
+def experiment_from_mapping(d: dict) -> ExperimentConfig:
+    """The typed config of a plain mapping, checked against its learning algorithm first
+    (options of another algorithm, unknown algorithm): errors name the key, not a file."""
     from .algorithms import resolve_mapping
 
+    return from_mapping(ExperimentConfig, resolve_mapping(d))
+
+
+def config_from_dict(d: dict, where: str = "config") -> ExperimentConfig:
     try:
-        return from_mapping(ExperimentConfig, resolve_mapping(d))
+        return experiment_from_mapping(d)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 

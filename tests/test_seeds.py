@@ -33,7 +33,7 @@ def test_seeds_from_the_config():
     assert seeds == [3, 4]
     assert load_experiment_seeds(None, [])[1] is None
     with pytest.raises(Exception, match="run.seeds"):
-        load_experiment_seeds(None, ["run.seeds=[]"])
+        load_experiment_seeds(None, ["run.seeds=[1, 1]"])  # seeds must be distinct
 
 
 def test_summary_and_format():

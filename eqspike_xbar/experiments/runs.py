@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .. import io
-from ..config_tools import from_mapping, merge, parse_override, read_toml
+from ..config_tools import merge, parse_override, read_toml
 from ..errors import ConfigError, EqSpikeXbarError, RunFolderError
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}")
@@ -137,7 +137,7 @@ def pop_seeds(d: dict):
 
 def load_experiment_seeds(path, set_texts=(), extra: list[dict] = (), data_dir: str | None = None):
     """:func:`load_experiment` and the seeds the config asks for (``[run] seeds``, or None)."""
-    from ..config import ExperimentConfig
+    from ..config import experiment_from_mapping
     from .seeds import check_seeds
 
     base = read_toml(path) if path else {}
@@ -151,7 +151,7 @@ def load_experiment_seeds(path, set_texts=(), extra: list[dict] = (), data_dir: 
     if seeds is not None:
         seeds = check_seeds(seeds, "run.seeds")
     try:
-        cfg = from_mapping(ExperimentConfig, full)
+        cfg = experiment_from_mapping(full)
         if seeds is None and hasattr(cfg.run, "seeds"):
             seeds = list(cfg.run.seeds) or None
         return cfg, seeds
@@ -163,7 +163,7 @@ def load_experiment_seeds(path, set_texts=(), extra: list[dict] = (), data_dir: 
             for o in fixed:
                 with_base = merge(with_base, o)
             try:
-                from_mapping(ExperimentConfig, with_base)
+                experiment_from_mapping(with_base)
             except ConfigError:
                 pass  # the file (or the defaults) is wrong on its own: name it
             else:

@@ -6,7 +6,7 @@ from eqspike_xbar.config import config_from_dict
 from eqspike_xbar.energy import COMPONENTS, energy_breakdown, reset_counters
 from eqspike_xbar.errors import ConfigError
 from eqspike_xbar.experiments.train import Trainer
-from eqspike_xbar.synapses import make_synapse_layer
+from eqspike_xbar.synapses import BACKENDS, make_synapse_layer
 
 NOISE_OFF = ["c2c", "d2d", "read_noise", "quantization", "stuck", "drift"]
 
@@ -175,8 +175,8 @@ def test_energy_breakdown_counts_events(tmp_path):
     assert e["digital_memory"] > 0 and e["scheme_reads"] == 0
 
 
-@pytest.mark.parametrize("backend", ["device", "circuit"])
-def test_resume_is_identical_for_hardware_backends(tmp_path, backend):
+@pytest.mark.parametrize("backend", sorted(BACKENDS))  # every registered backend: a new one cannot go untested
+def test_resume_is_identical_for_every_backend(tmp_path, backend):
     base = {"data": {"train_limit": 120}, "network": {"layers": [64, 24, 10], "free_steps": 15},
             "synapses": {"backend": backend, "device": "taox_hfox",
                          "circuit": {"max_array_rows": 32, "refresh_every": 3, "energy_split_every": 2,
