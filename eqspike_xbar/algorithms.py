@@ -150,6 +150,8 @@ def _ep_network(cfg):
     # free phase, then the nudged phases one after the other (run side by side in the simulation;
     # one chip runs them in sequence); causal pairing needs one more step to emit the last spikes
     net.steps_per_train_sample = n.free_steps + phases * (n.nudged_steps + (lc.pairing == "causal"))
+    if lc.contrast == "phase":  # the programming window after the phases replays K steps
+        net.steps_per_train_sample = n.free_steps + phases * n.nudged_steps + n.nudged_steps
     net.steps_per_inference_sample = n.free_steps
     return net
 

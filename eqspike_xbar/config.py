@@ -156,7 +156,9 @@ class LearningConfig:
     two phases differ (post factor q(Δh⁺ − Δh⁻)); equal to 'synapse' with the analog post factor;
     'phase' — each neuron keeps only h⁺(K) and contrasts its whole change over the phases,
     d = h⁺(K) − h⁻(K); after the phases the pre neurons replay their +β spikes while the post
-    neurons send q(d/K) (network.EqSpikeNetwork._phase_contrast_events)."""
+    neurons send q(d/K) (network.EqSpikeNetwork._phase_contrast_events; learning.pairing is not used).
+    The per-neuron buffers ('neuron': K spikes and K state changes; 'phase': h⁺(K)) are neuron
+    state, not per-synapse memory."""
 
     def __post_init__(self):
         if self.beta <= 0:
@@ -169,6 +171,9 @@ class LearningConfig:
             raise ConfigError(f"learning.epochs must be >= 0, got {self.epochs}")
         if any(lr < 0 for lr in self.lr):
             raise ConfigError(f"learning.lr must be >= 0, got {self.lr}")
+        if self.contrast == "phase" and self.apply == "continual":
+            raise ConfigError("learning.contrast = 'phase' programs once after both nudged phases: "
+                              "it needs learning.apply = 'minibatch'")
         if self.contrast != "synapse" and (self.nudging != "symmetric" or self.rule != "two_factor"):
             raise ConfigError(f"learning.contrast = {self.contrast!r} needs learning.nudging = 'symmetric' and "
                               "learning.rule = 'two_factor' (it subtracts the +beta and -beta phases in each neuron)")
@@ -338,6 +343,11 @@ class UpdateConfig:
             v = getattr(self, k)
             if not math.isfinite(v) or v <= 0:
                 raise ConfigError(f"synapses.update.{k} must be > 0, got {v}")
+        if self.threshold < 1:
+            raise ConfigError(f"synapses.update.threshold must be >= 1 pulse step (whole steps fire), got {self.threshold}")
+        if self.accumulator_bits and self.accumulator_range and self.accumulator_range <= self.threshold:
+            raise ConfigError(f"synapses.update.accumulator_range ({self.accumulator_range}) must exceed the threshold "
+                              f"({self.threshold}): a saturated accumulator below it never fires")
         for k in ("transfer_every", "transfer_columns"):
             if getattr(self, k) < 1:
                 raise ConfigError(f"synapses.update.{k} must be >= 1, got {getattr(self, k)}")

@@ -140,7 +140,7 @@ class EqSpikeNetwork(LayeredState):
             return [(st, None) for st in per_step]
         flat = spikes.reshape(-1, x.shape[1])
         if lookahead:  # read all, count the free steps' rows now and the tail's when replayed
-            drives = event_matmul(flat, syn0._read_matrix("forward"), total).reshape(len(x), total, -1)
+            drives = event_matmul(flat, syn0.read_matrix("forward"), total).reshape(len(x), total, -1)
             syn0.count_read(spikes[:, :steps].reshape(-1, x.shape[1]), "forward", times=repeats)
         else:
             drives = syn0.forward(flat, group=total).reshape(len(x), total, -1)
@@ -362,14 +362,17 @@ class EqSpikeNetwork(LayeredState):
         K = len(trace)
         q = lambda d: post_factor(d, lc.post_factor, lc.ternary_threshold, 1.0, self._rounding_rng)  # noqa: E731
         d = [(hl[:B] - hl[B:]) / K for hl in h_end]
+        qs = [[q(dk) for _ in range(K)] for dk in d]  # each neuron's K update pulses, used for all its synapses
+        self.counters["spikes"] += sum(int(np.count_nonzero(s_in[:B])) for s_in, _ in trace) + sum(
+            int(np.count_nonzero(sp[k][:B])) for _, sp in trace for k in range(self.L))  # the replayed spikes
         out = []
         for k in range(self.L):
             pre = [(s_in if k == 0 else sp[k - 1])[:B] for s_in, sp in trace]
-            rows, cols = pre, [q(d[k]) for _ in range(K)]
+            rows, cols = pre, qs[k]
             if k > 0:  # the shared weight: post spikes x pre change
-                rows = rows + [q(d[k - 1]) for _ in range(K)]
+                rows = rows + qs[k - 1]
                 cols = cols + [sp[k][:B] for _, sp in trace]
-            out.append((np.concatenate(rows), np.concatenate(cols), K * d[k].sum(0)))
+            out.append((np.concatenate(rows), np.concatenate(cols), sum(p.sum(0) for p in qs[k])))
         return out
 
     def _contrastive_events(self, x, state, h_end, sigma, P):

@@ -192,6 +192,11 @@ class SynapseLayer(ABC):
         self.count_read(post, "backward")
         return event_matmul(post, self._read_matrix("backward"), group)
 
+    def read_matrix(self, direction: str) -> np.ndarray:
+        """The matrix a read in ``direction`` multiplies by (for callers that batch reads
+        themselves and count them with :meth:`count_read`)."""
+        return self._read_matrix(direction)
+
     @abstractmethod
     def _read_matrix(self, direction: str) -> np.ndarray:
         """The matrix a read multiplies by: (n_pre, n_post) forward, (n_post, n_pre) backward.

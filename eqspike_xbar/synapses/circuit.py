@@ -323,7 +323,6 @@ class CircuitSynapses(DeviceSynapses):
                 1, n_tiles * (len(self._bounded["predicted"]) + 1)),
                 stale_error_predicted_max=float(np.max(self._bounded["predicted"])) if self._bounded["predicted"] else 0.0)
         return d
-        return d
 
     _STATE = ("_wf_ref", "_wb_ref", "_w_dev_ref", "_Wf", "_Wb")
 

@@ -119,11 +119,8 @@ class DeviceSynapses(SynapseLayer):
 
     def program(self, rounds) -> None:
         """Fire programming pulses: ``rounds`` is a list of (n_plus, n_minus), signed pulse counts
-        per device of G+ and of G− (+ SET, − RESET), applied round after round. The devices first
-        drift for one minibatch; every pulse half-selects the other devices of its row and
+        per device of G+ and of G− (+ SET, − RESET), applied round after round. Every pulse half-selects the other devices of its row and
         column (``[half_select]`` of the device). Books energy and pulses."""
-        for arr in (self.gp, self.gn):  # retention since the last programming round
-            arr.advance_time(self.minibatch_s)
         hs = self.params.half_select
         half = hs.set_rel > 0 or hs.reset_rel > 0 or hs.voltage_V > 0
         e, pulses = 0.0, 0
@@ -153,6 +150,8 @@ class DeviceSynapses(SynapseLayer):
     def update(self, row_events, col_events, scale):
         self.flush_read_energy()
         self._count_update(row_events)
+        for arr in (self.gp, self.gn):  # retention: one minibatch passes, whether or not anything is pulsed
+            arr.advance_time(self.minibatch_s)
         self.scheme.apply(row_events, col_events, scale)
         self._refresh()
 

@@ -115,12 +115,6 @@ def coincidence_counts(rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, 
     return n_plus, n_minus
 
 
-def _stochastic_round(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Integers with expectation ``x`` (a pulse train whose length is x on average)."""
-    lo = np.floor(x)
-    return (lo + (rng.random(x.shape) < x - lo)).astype(np.int64)
-
-
 def _check_ternary(a: np.ndarray, what: str) -> None:
     from ..errors import ConfigError
 
@@ -167,8 +161,8 @@ class FixedPoint:
         store (the remainder stays). Returns signed int counts."""
         v = self.value[index]
         n = np.where(np.abs(v) >= threshold, np.trunc(v), 0.0).astype(np.int64)
-        if self.bits:  # an LSB that does not divide a step: the nearest representable amount
-            self.q[index] -= np.rint(n / self.lsb).astype(np.int64)
+        if self.bits:  # in LSBs; an LSB that does not divide a step: rounded stochastically (unbiased)
+            self.q[index] -= np.floor(n / self.lsb + self.rng.random(np.shape(n))).astype(np.int64)
         else:
             self.q[index] -= n.astype(np.float32)
         return n
@@ -342,8 +336,9 @@ class TikiTaka(UpdateScheme):
     def __init__(self, layer, cfg):
         super().__init__(layer, cfg)
         syn_cfg = layer.config
-        a_cfg = replace(syn_cfg, device=cfg.a_device or syn_cfg.device,
-                        update=replace(cfg, scheme="coincidence"), init="weights")
+        # A is its own device: the weight device's overrides do not carry over to another a_device
+        a_dev = {} if not cfg.a_device else {"device": cfg.a_device, "device_overrides": {}, "on_off_ratio": 0.0}
+        a_cfg = replace(syn_cfg, **a_dev, update=replace(cfg, scheme="coincidence"), init="weights")
         rng = np.random.default_rng(layer._rng.integers(2**63))
         self.A = type(layer)(np.zeros(layer.weights.shape, dtype=layer.dtype), config=a_cfg, rng=rng,
                              layer=layer.layer)
@@ -401,7 +396,7 @@ class TikiTaka(UpdateScheme):
             drain = self.chopper * whole * layer.pair_step / cfg.transfer_lr
         if cfg.a_drain:  # program those columns of A back (pulse trains on A's rows)
             m = np.zeros(layer.weights.shape, dtype=np.int64)
-            m[:, columns] = _stochastic_round(-drain / self.A.pair_step, layer._rng)
+            m[:, columns] = self.A.pulse_counts(-drain)
             self.A.program([(m, -m)])
         layer.program([(n, -n)])
 

@@ -191,6 +191,18 @@ def test_resume_is_identical_for_every_scheme(tmp_path, scheme):
             np.testing.assert_array_equal(ds_res[name].values, ds_full[name].values, err_msg=name)
 
 
+def test_fixed_point_fires_what_it_was_given_when_the_lsb_does_not_divide_a_step():
+    from eqspike_xbar.synapses.schemes import FixedPoint
+
+    acc = FixedPoint((200,), bits=3, value_range=3.0, rng=np.random.default_rng(0))  # LSB 0.75 steps
+    fired = 0
+    for _ in range(50):
+        acc.add(np.full(200, 0.1))
+        fired += int(acc.take_whole(1.0).sum())
+    held = float(acc.value.sum())
+    assert abs(fired + held - 50 * 200 * 0.1) < 0.05 * 1000  # unbiased: 1000 steps wished, fired or held
+
+
 @pytest.mark.parametrize("sets, message", [
     (['synapses.update.scheme="magic"'], "synapses.update.scheme 'magic' is unknown; available: coincidence"),
     (['synapses.update.scheme="mixed_precision"'], "needs programmed devices"),  # on the ideal backend
@@ -201,6 +213,10 @@ def test_resume_is_identical_for_every_scheme(tmp_path, scheme):
     (['synapses.backend="device"', 'synapses.update.scheme="tiki_taka"', 'learning.post_factor="ternary"',
       'synapses.update.a_device="unobtainium"'], "synapses.update.a_device: unknown device 'unobtainium'"),
     (['synapses.backend="device"', 'synapses.update.scheme="coincidence"'], "learning.post_factor = 'ternary'"),
+    (['synapses.backend="device"', 'synapses.update.scheme="mixed_precision"', "synapses.update.threshold=0.5"],
+     "synapses.update.threshold must be >= 1 pulse step"),
+    (['synapses.backend="device"', 'synapses.update.scheme="mixed_precision"', "synapses.update.accumulator_bits=4",
+      "synapses.update.accumulator_range=0.5"], "must exceed the threshold"),
 ])
 def test_bad_scheme_input_is_one_line_and_writes_nothing(tmp_path, capsys, sets, message):
     args = ["train", "--runs-dir", str(tmp_path / "runs")]
