@@ -89,12 +89,7 @@ def crossbar_netlist(g, v_in, spec: CrossbarSpec = CrossbarSpec(), direction: st
     else:
         values = g[g > 0].tolist()
         lines += [_cell_line(name, a, b, gk, spec) for (name, a, b), gk in zip(cells, values)]
-    lines.append("* word-line segments")
-    lines += topo.spice_lines("wordline")
-    lines.append("* bit-line segments")
-    lines += topo.spice_lines("bitline")
-    lines.append("* terminations (word lines at column 0, bit lines at the last row)")
-    lines += topo.spice_lines("row_end") + topo.spice_lines("col_end")
+    lines += topo.wire_spice_lines("terminations (word lines at column 0, bit lines at the last row)")
     names = topo.node_names
     driven, sensed = ((topo.row_ports, "r"), (topo.col_ports, "c"))[::1 if direction == "forward" else -1]
     lines.append("* drivers")

@@ -137,6 +137,12 @@ class Topology:
         return Topology((N, M), self.r_bitline_ohm, self.r_wordline_ohm, self.r_col_end_ohm, self.r_row_end_ohm)
 
     # -- renderings -------------------------------------------------------------------------
+    def wire_spice_lines(self, ends: str) -> list[str]:
+        """Word/bit-line segments and the line terminations as netlist lines, each block under a
+        comment (``ends`` describes the terminations)."""
+        return ["* word-line segments", *self.spice_lines("wordline"), "* bit-line segments",
+                *self.spice_lines("bitline"), f"* {ends}", *self.spice_lines("row_end"), *self.spice_lines("col_end")]
+
     def spice_lines(self, kind: str) -> list[str]:
         """Netlist lines of one wire group: ``R<name> a b <ohm>``, or ``V<name> a b 0`` (a short)."""
         w = self.wire(kind)

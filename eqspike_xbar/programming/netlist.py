@@ -211,12 +211,7 @@ def coincidence_netlist(shape, events, scheme: Scheme = Scheme(), spec: Crossbar
     w0_list = w0.ravel().tolist()
     out += [f"X{name} {a} {b} {SUBCKT} {dev} w0={spice_number(w, 'w0')}"
             for (name, a, b), w in zip(topo.cell_nodes(), w0_list)]
-    out.append("* word-line segments")
-    out += topo.spice_lines("wordline")
-    out.append("* bit-line segments")
-    out += topo.spice_lines("bitline")
-    out.append("* driver resistances (word lines at column 0, bit lines at the last row)")
-    out += topo.spice_lines("row_end") + topo.spice_lines("col_end")
+    out += topo.wire_spice_lines("driver resistances (word lines at column 0, bit lines at the last row)")
     out.append("* row (pre) and column (post) drivers")
     for prefix, lines, node in (("VR", rows, "rp"), ("VC", cols, "cp")):
         for k, changes in lines.items():

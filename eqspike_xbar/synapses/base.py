@@ -96,15 +96,23 @@ def event_outer(row_events: np.ndarray, col_events: np.ndarray):
     return None, row_events.T @ col_events
 
 
-def register_backend(name: str):
-    """Class decorator: make a SynapseLayer subclass selectable as ``backend = name``."""
+def registrar(table: dict, attribute: str, what: str):
+    """A class decorator factory for a registry: ``@registrar(TABLE, "name", ...)(key)`` puts the
+    class into ``table[key]`` and sets ``cls.<attribute> = key`` (backends, update schemes)."""
 
-    def deco(cls):
-        BACKENDS[name] = cls
-        cls.backend_name = name
-        return cls
+    def register(name: str):
+        def deco(cls):
+            table[name] = cls
+            setattr(cls, attribute, name)
+            return cls
 
-    return deco
+        return deco
+
+    register.__doc__ = f"Class decorator: make a class selectable as {what} = name."
+    return register
+
+
+register_backend = registrar(BACKENDS, "backend_name", "[synapses] backend")
 
 
 class SynapseLayer(ABC):

@@ -40,18 +40,12 @@ from dataclasses import replace
 
 import numpy as np
 
+from .base import registrar
+
 SCHEMES: dict[str, type["UpdateScheme"]] = {}
 
 
-def register_scheme(name: str):
-    """Class decorator: make an UpdateScheme selectable as ``[synapses.update] scheme = name``."""
-
-    def deco(cls):
-        SCHEMES[name] = cls
-        cls.name = name
-        return cls
-
-    return deco
+register_scheme = registrar(SCHEMES, "name", "[synapses.update] scheme")
 
 
 class UpdateScheme(ABC):
