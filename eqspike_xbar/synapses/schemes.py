@@ -260,9 +260,6 @@ class Coincidence(UpdateScheme):
                 rounds.reverse()
             layer.program(rounds)
 
-    def diagnostics(self):
-        return {}
-
 
 @register_scheme("mixed_precision")
 class MixedPrecision(UpdateScheme):
