@@ -112,15 +112,16 @@ class DeviceSynapses(SynapseLayer):
 
     def pulse_counts(self, dw: np.ndarray) -> np.ndarray:
         """Signed pulse count per pair asked for by the weight change ``dw`` (unbiased rounding)."""
-        x = dw / (2.0 * self.dw_pulse)
+        x = dw / self.pair_step
         n = np.floor(x)
         n += self._rng.random(x.shape, dtype=np.float32) < (x - n)
         return n.astype(np.int32)
 
     def program(self, rounds) -> None:
         """Fire programming pulses: ``rounds`` is a list of (n_plus, n_minus), signed pulse counts
-        per device of G+ and of G− (+ SET, − RESET), applied round after round. Every pulse half-selects the other devices of its row and
-        column (``[half_select]`` of the device). Books energy and pulses."""
+        per device of G+ and of G− (+ SET, − RESET), applied round after round. Every pulse
+        half-selects the other devices of its row and column (``[half_select]`` of the device).
+        Books energy and pulses."""
         hs = self.params.half_select
         half = hs.set_rel > 0 or hs.reset_rel > 0 or hs.voltage_V > 0
         e, pulses = 0.0, 0

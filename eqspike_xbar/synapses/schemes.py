@@ -92,6 +92,11 @@ class UpdateScheme(ABC):
         """Count ``words`` accesses of ``bits``-bit words of per-synapse digital memory."""
         self.layer.counters["digital_bit_accesses"] += float(words) * bits
 
+    def _book_rule_sum(self, rows, cols, bits: float) -> None:
+        """A digital per-synapse sum of the rule: one read-modify-write per coincidence (the
+        periphery adds each event) and one scan of every word per minibatch."""
+        self._book_memory(2 * _coincidences(rows, cols) + self.layer.n_pre * self.layer.n_post, bits)
+
 
 def coincidence_counts(rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(n_plus, n_minus): per device, how many time slots put a row pulse and a column pulse of
@@ -180,9 +185,15 @@ class MinibatchSum(UpdateScheme):
     def apply(self, rows, cols, scale):
         layer = self.layer
         dw = _rule_sum(rows, cols, scale)
-        self._book_memory(2 * _coincidences(rows, cols) + dw.size, 32)
+        self._book_rule_sum(rows, cols, 32)
         n = layer.pulse_counts(dw)
         layer.program([(n, -n)])
+
+
+def _accumulator(layer, cfg) -> FixedPoint:
+    """A per-synapse store of ``accumulator_bits`` (range: ``accumulator_range``, or 2·threshold)."""
+    return FixedPoint((layer.n_pre, layer.n_post), cfg.accumulator_bits,
+                      cfg.accumulator_range or 2.0 * cfg.threshold, layer._rng)
 
 
 def _rule_sum(rows, cols, scale) -> np.ndarray:
@@ -220,9 +231,9 @@ class Coincidence(UpdateScheme):
     linear = False
     needs_ternary_events = True
 
-    def __init__(self, layer, cfg, gain: float = 1.0):
+    def __init__(self, layer, cfg):
         super().__init__(layer, cfg)
-        self.gain = gain
+        self.gain = 1.0  # wish multiplier (Tiki-Taka's A: a_gain)
         self._checked = False
 
     def fired(self, rows, cols, scale) -> tuple[np.ndarray, np.ndarray]:
@@ -271,8 +282,7 @@ class MixedPrecision(UpdateScheme):
 
     def __init__(self, layer, cfg):
         super().__init__(layer, cfg)
-        rng_range = cfg.accumulator_range or 2.0 * cfg.threshold
-        self.chi = FixedPoint(layer.weights.shape, cfg.accumulator_bits, rng_range, layer._rng)
+        self.chi = _accumulator(layer, cfg)
 
     @property
     def bits_per_synapse(self):
@@ -282,9 +292,7 @@ class MixedPrecision(UpdateScheme):
         layer, chi = self.layer, self.chi
         wish = _rule_sum(rows, cols, scale) / np.float32(layer.pair_step)
         chi.add(wish)
-        # one read-modify-write per coincidence (the digital periphery adds each event), one
-        # scan of every accumulator for the threshold per minibatch
-        self._book_memory(2 * _coincidences(rows, cols) + wish.size, chi.word_bits)
+        self._book_rule_sum(rows, cols, chi.word_bits)
         if self.cfg.verify:
             w_before = layer.read_pairs()
         n = chi.take_whole(self.cfg.threshold)
@@ -334,8 +342,7 @@ class TikiTaka(UpdateScheme):
         self.A = type(layer)(np.zeros(layer.weights.shape, dtype=layer.dtype), config=a_cfg, rng=rng,
                              layer=layer.layer)
         self.A.scheme.gain = cfg.a_gain
-        self.H = (FixedPoint(layer.weights.shape, cfg.accumulator_bits, cfg.accumulator_range or 2 * cfg.threshold,
-                             layer._rng) if cfg.buffer == "digital" else None)
+        self.H = _accumulator(layer, cfg) if cfg.buffer == "digital" else None
         self.updates = 0
         self.transfers = 0
         self.column = 0
