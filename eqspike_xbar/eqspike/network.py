@@ -298,14 +298,19 @@ class EqSpikeNetwork(LayeredState):
             )
         return h
 
+    def _post_factor(self, dh):
+        """The update signal of a state change ``dh``: analog, or a unit ternary pulse (its size
+        ternary_scale is part of the scale), stochastic when learning.ternary_rounding says so."""
+        lc = self.learn
+        return post_factor(dh, lc.post_factor, lc.ternary_threshold, 1.0, self._rounding_rng)
+
     def _two_factor_events(self, s_in, spikes, h_old, h_new, sigma, reps):
         """Per weight layer: (row events, column events, bias sum) pairing the given spikes with
         the state change h_old -> h_new."""
         lc = self.learn
         if lc.contrast == "neuron":
             return self._neuron_contrast_events(s_in, spikes, h_old, h_new)
-        q = [post_factor(hn - ho, lc.post_factor, lc.ternary_threshold, 1.0, self._rounding_rng) * sigma
-             for hn, ho in zip(h_new, h_old)]
+        q = [self._post_factor(hn - ho) * sigma for hn, ho in zip(h_new, h_old)]
         out = []
         for k in range(self.L):
             if k == 0:
@@ -327,9 +332,8 @@ class EqSpikeNetwork(LayeredState):
         phases (±1) is paired with the −β phase's q(Δh⁻). Each neuron keeps its +β phase's K
         spikes and state changes (a per-neuron buffer, nothing per synapse); with the analog post
         factor the weight change equals the per-synapse contrast exactly."""
-        lc = self.learn
         B = h_new[0].shape[0] // 2
-        q = lambda d: post_factor(d, lc.post_factor, lc.ternary_threshold, 1.0, self._rounding_rng)  # noqa: E731
+        q = self._post_factor
         dh = [hn - ho for hn, ho in zip(h_new, h_old)]
         qd = [q(d[:B] - d[B:]) for d in dh]  # contrast of the state change
         qm = [q(d[B:]) for d in dh]  # the −β phase's own post factor
@@ -358,9 +362,8 @@ class EqSpikeNetwork(LayeredState):
         spike-timing jitter between the phases no longer reaches the devices; only the net change
         does. Σ_t s_i(t)·d_j/K equals the per-step rule Σ_t s_i(t)·Δh_j(t) when the pre neuron
         spikes at a constant rate."""
-        lc = self.learn
         K = len(trace)
-        q = lambda d: post_factor(d, lc.post_factor, lc.ternary_threshold, 1.0, self._rounding_rng)  # noqa: E731
+        q = self._post_factor
         d = [(hl[:B] - hl[B:]) / K for hl in h_end]
         qs = [[q(dk) for _ in range(K)] for dk in d]  # each neuron's K update pulses, used for all its synapses
         self.counters["spikes"] += sum(int(np.count_nonzero(s_in[:B])) for s_in, _ in trace) + sum(
