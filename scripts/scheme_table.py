@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
-"""Device x update-scheme table (markdown) from a finished or partial `sweep_schemes` sweep.
+"""Markdown tables from the update-scheme sweeps (finished or partial).
 
-    .venv/bin/python scripts/scheme_table.py runs/<sweep-id>
+    .venv/bin/python scripts/scheme_table.py runs/<sweep-id>            # sweep_schemes: device x scheme
+    .venv/bin/python scripts/scheme_table.py runs/<sweep-id> --float runs/<float-run> ...
+                                           # sweep_best_scheme: device x seeds, mean ± sd
+    .venv/bin/python scripts/scheme_table.py runs/<circuit-sweep> --float runs/<best-scheme-sweep> \
+        --label "device fidelity"          # sweep_best_scheme_circuit against the device sweep
+    .venv/bin/python scripts/scheme_table.py runs/<sweep-id> --bits     # sweep_bits: device x bits
 
-Prints test accuracy after the sweep's epoch, pulses and energy per training image per cell,
-with NeuroSim V3's published online-training accuracy (MLP 400-100-10, SGD; DESIGN.md) beside
-each device. Cells still pending print as "…"; failed ones as "failed".
+Device x scheme: test accuracy after the sweep's epoch, pulses and energy per training image per
+cell, with NeuroSim V3's published online-training accuracy (MLP 400-100-10, SGD; DESIGN.md)
+beside each device. Device x seeds: test accuracy per epoch as mean ± sample sd over the seeds
+finished, and the gap to the float runs given with ``--float`` (paired by seed where both
+have it). Cells still pending print as "…"; failed ones as "failed".
 """
 from __future__ import annotations
 
@@ -54,5 +61,101 @@ def main(folder: str) -> int:
     return 0
 
 
+def _ms(values, digits: int = 2) -> str:
+    """mean ± sample sd (percent), or the single value with "one seed"."""
+    v = 100 * np.asarray(values, dtype=float)
+    if v.size == 0:
+        return "…"
+    if v.size == 1:
+        return f"{v[0]:.{digits}f} % (one seed)"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f} %"
+
+
+def _runs_by_seed(folders) -> dict[int, xr.Dataset]:
+    out = {}
+    for f in folders:
+        m = xr.load_dataset(Path(f) / "metrics.nc")
+        seed = int(__import__("tomllib").loads(m.attrs["config_toml"])["run"]["seed"])
+        out[seed] = m
+    return out
+
+
+def _sweep_runs(folder, dev) -> dict[int, xr.Dataset]:
+    """The finished runs of one device of a device x seeds sweep, by seed."""
+    ds = xr.load_dataset(Path(folder) / "sweep.nc")
+    if dev not in ds["synapses_device"].values:
+        return {}
+    out = {}
+    for seed in ds["seed"].values:
+        p = ds.sel(synapses_device=dev, seed=seed)
+        if str(p["status"].values) == "ok":
+            out[int(seed)] = xr.load_dataset(Path(folder) / "points" / str(p["point_id"].values) / "metrics.nc")
+    return out
+
+
+def seeds_table(folder: str, ref_folders=(), label: str = "float network") -> int:
+    """Device x seeds sweep: accuracy per epoch (mean ± sd), gap to the reference (run folders,
+    or a device x seeds sweep folder: then per device), paired by seed, pulses per training
+    image in the last epoch, training energy per image."""
+    ds = xr.load_dataset(Path(folder) / "sweep.nc")
+    ref_sweep = next((f for f in ref_folders if (Path(f) / "sweep.nc").exists()), None)
+    ref_runs = _runs_by_seed([f for f in ref_folders if f != ref_sweep])
+    if ref_runs:
+        acc = [m.test_accuracy.values for m in ref_runs.values()]
+        print(f"Reference, {label} ({len(acc)} seeds): " + " / ".join(
+            _ms([a[e] for a in acc]) for e in range(min(len(a) for a in acc))) + "\n")
+    print("| device | test accuracy, epochs 1 / 2 / 3 | " + (f"last epoch, {label} | " if ref_sweep else "")
+          + f"below the {label} (paired by seed) | pulses / training image (last epoch) | training energy / image | seeds |")
+    print("|---|---|---|---|---|---|" + ("---|" if ref_sweep else ""))
+    for dev in ds["synapses_device"].values:
+        runs = _sweep_runs(folder, dev)
+        ref = _sweep_runs(ref_sweep, dev) if ref_sweep else ref_runs
+        ref_acc = {s: m.test_accuracy.values for s, m in ref.items()}
+        if not runs:
+            print(f"| {dev} | … |" + (" |" if ref_sweep else "") + " | | | 0 |")
+            continue
+        acc = np.array([m.test_accuracy.values for m in runs.values()])
+        last = acc.shape[1] - 1
+        per_epoch = " / ".join(_ms(acc[:, e]) for e in range(acc.shape[1]))
+        ref_cell = (_ms([a[last] for a in ref_acc.values()]) + " | ") if ref_sweep else ""
+        gaps = [ref_acc[s][last] - m.test_accuracy.values[-1] for s, m in runs.items() if s in ref_acc]
+        gap = ("–" if not gaps else f"{100 * np.mean(gaps):.2f}" + (f" ± {100 * np.std(gaps, ddof=1):.2f}" if len(gaps) > 1 else "")
+               + " points (" + " / ".join(f"{100 * g:.2f}" for g in gaps) + ")")
+        pulses = np.mean([float(m.pulses_train_per_image.values[-1]) for m in runs.values()])
+        energy = np.mean([float(m.energy_train_total_J.values[-1]) for m in runs.values()])
+        print(f"| {dev} | {per_epoch} | {ref_cell}{gap} | {pulses:,.1f} | {energy * 1e6:.2f} µJ | {len(runs)} |")
+    return 0
+
+
+def bits_table(folder: str) -> int:
+    """Device x accumulator bits sweep: test accuracy per cell (0 = float32)."""
+    ds = xr.load_dataset(Path(folder) / "sweep.nc")
+    bits = [int(b) for b in ds["synapses_update_accumulator_bits"].values]
+    order = sorted(range(len(bits)), key=lambda i: (bits[i] == 0, bits[i]))
+    print("| device | " + " | ".join("float32" if bits[i] == 0 else f"{bits[i]} bits" for i in order) + " |")
+    print("|---" * (len(bits) + 1) + "|")
+    for dev in ds["synapses_device"].values:
+        cells = []
+        for i in order:
+            p = ds.sel(synapses_device=dev, synapses_update_accumulator_bits=bits[i])
+            status = str(p["status"].values)
+            cells.append(f"{100 * float(p['test_accuracy']):.2f} %" if status == "ok" else
+                         ("…" if status == "pending" else status))
+        print(f"| {dev} | " + " | ".join(cells) + " |")
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:]))
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("sweep", help="sweep folder (runs/<sweep-id>)")
+    ap.add_argument("--float", nargs="*", default=None, help="reference run folders (float network) or a device x seeds sweep folder: device x seeds table")
+    ap.add_argument("--label", default="float network", help="what the --float runs are (default: float network)")
+    ap.add_argument("--bits", action="store_true", help="device x accumulator-bits table")
+    a = ap.parse_args()
+    if a.bits:
+        sys.exit(bits_table(a.sweep))
+    if a.float is not None:
+        sys.exit(seeds_table(a.sweep, a.float, a.label))
+    sys.exit(main(a.sweep))
