@@ -102,6 +102,7 @@ class DeviceArray:
         self._t_any = False
         self.energy_J = 0.0  # programming energy spent so far (J)
         self.pulses = 0  # programming pulses applied so far
+        self.last_index = np.zeros(0, dtype=np.intp)  # flat indices pulsed by the last apply_pulses
         pv = self.params.pulse
         self._e_ltp = abs(pv.ltp_V) * self._iv_factor(abs(pv.ltp_V)) * pv.width_s  # J per S
         self._e_ltd = abs(pv.ltd_V) * self._iv_factor(abs(pv.ltd_V)) * pv.width_s
@@ -147,7 +148,7 @@ class DeviceArray:
         if n.dtype.kind not in "iu":
             if n.dtype.kind != "f" or not np.all(np.isfinite(n)) or np.any(n != np.rint(n)):
                 raise DeviceModelError("pulse counts must be integers (signed: + LTP, − LTD)")
-        idx = np.flatnonzero(n)
+        idx = self.last_index = np.flatnonzero(n)  # the flat indices of the devices pulsed now
         if idx.size == 0:
             return 0.0
         e = self.effects
@@ -242,6 +243,8 @@ class DeviceArray:
         """Let ``dt_s`` seconds pass (conductance drift/retention)."""
         if not np.isfinite(dt_s) or dt_s < 0:
             raise DeviceModelError(f"dt_s must be finite and >= 0 s, got {dt_s!r}")
+        if not (self.effects.drift and self.params.drift.nu > 0):
+            return  # nothing depends on the time without drift
         self._t += dt_s
         self._t_any = self._t_any or dt_s > 0
 

@@ -78,14 +78,46 @@ class DeviceSynapses(SynapseLayer):
             g_mid = 0.5 * (c.gmin_S + c.gmax_S)
             self.gp.set_conductance(g_mid + 0.5 * self.s_per_weight * w)
             self.gn.set_conductance(g_mid - 0.5 * self.s_per_weight * w)
+        self._programmed = None  # flat indices of the pairs programmed since the last read (None: all)
         self.scheme = make_scheme(self, config.update)
         self._refresh()
 
     # ------------------------------------------------------------------ state -> reads
+    #: True: when a read is exact (no read noise, no drift) only the pairs programmed since the
+    #: last read are read again (the others read what they read before, bit for bit). The
+    #: circuit backend keeps references to earlier reads, so it reads whole arrays.
+    incremental_reads = True
+
+    def _exact_reads(self) -> bool:
+        """A read returns the stored conductance itself: no read noise, no drift."""
+        p, e = self.params, self.gp.effects
+        return not ((e.read_noise and p.noise.read_sigma > 0) or (e.drift and p.drift.nu > 0))
+
     def _refresh(self) -> None:
         """New minibatch: read both arrays once (read noise) and cache what reads need."""
+        idx, self._programmed = self._programmed, []
+        if idx is not None and self.incremental_reads and self._exact_reads():
+            self._reread(np.unique(np.concatenate(idx)) if idx else np.zeros(0, dtype=np.intp))
+            return
         self._g_read = (self.gp.read(), self.gn.read())
         self._derive()
+
+    def _reread(self, idx: np.ndarray) -> None:
+        """Exact reads, only the pairs at flat ``idx`` changed: update the cached reads and W there
+        (the same arithmetic as :meth:`_derive`, so the same numbers) and the line sums by the
+        change (equal to a full sum up to summation order; they weigh the read energy only)."""
+        if idx.size == 0:
+            return
+        n_cols = self._W.shape[1]
+        old = self._g_read[0].reshape(-1)[idx] + self._g_read[1].reshape(-1)[idx]
+        for read, arr in zip(self._g_read, (self.gp, self.gn)):
+            read.reshape(-1)[idx] = arr._g.reshape(-1)[idx]
+        gp, gn = self._g_read[0].reshape(-1)[idx], self._g_read[1].reshape(-1)[idx]
+        self._W.reshape(-1)[idx] = ((gp - gn) / self.s_per_weight).astype(self.dtype)
+        change = (gp + gn) - old
+        rows, cols = np.divmod(idx, n_cols)
+        self._line_sums[0][...] += np.bincount(rows, change, minlength=self._W.shape[0])
+        self._line_sums[1][...] += np.bincount(cols, change, minlength=n_cols)
 
     def _derive(self) -> None:
         self._W = ((self._g_read[0] - self._g_read[1]) / self.s_per_weight).astype(self.dtype)
@@ -126,9 +158,14 @@ class DeviceSynapses(SynapseLayer):
         half = hs.set_rel > 0 or hs.reset_rel > 0 or hs.voltage_V > 0
         e, pulses = 0.0, 0
         for n_plus, n_minus in rounds:
+            before = self.gp.pulses + self.gn.pulses
             e += self.gp.apply_pulses(n_plus) + self.gn.apply_pulses(n_minus)
-            pulses += int(np.abs(n_plus).sum()) + int(np.abs(n_minus).sum())
+            pulses += self.gp.pulses + self.gn.pulses - before
+            if self._programmed is not None:  # the pairs to read again (None: every pair)
+                self._programmed += [self.gp.last_index, self.gn.last_index]
             if half:  # half-selected devices of every pulse
+                if self.gp.effects.half_select and (hs.set_rel > 0 or hs.reset_rel > 0):
+                    self._programmed = None  # disturbed devices all over the rows and columns: read all
                 from ..devices.model import half_select_counts
 
                 for arr, n in ((self.gp, n_plus), (self.gn, n_minus)):
@@ -171,7 +208,8 @@ class DeviceSynapses(SynapseLayer):
 
     def state_dict(self):
         d = {"weights": self.weights, "rng": _rng_state(self._rng),
-             "gp_read": self._g_read[0], "gn_read": self._g_read[1]}
+             "gp_read": self._g_read[0], "gn_read": self._g_read[1],
+             "line_sums_rows": self._line_sums[0], "line_sums_cols": self._line_sums[1]}
         for name, arr in (("gp", self.gp), ("gn", self.gn)):
             for k, v in arr.state_dict().items():
                 d[f"{name}_{k}"] = v
@@ -185,7 +223,10 @@ class DeviceSynapses(SynapseLayer):
         self.scheme.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("scheme_")})
         _set_rng_state(self._rng, state["rng"])
         self._g_read = (np.array(state["gp_read"]), np.array(state["gn_read"]))
-        self._derive()  # the reads the saved state had, without drawing new read noise
+        self._programmed = []
+        self._derive()
+        if "line_sums_rows" in state:  # kept up to date by changes (_reread): resume with the same sums
+            self._line_sums = (np.array(state["line_sums_rows"]), np.array(state["line_sums_cols"]))  # the reads the saved state had, without drawing new read noise
 
     def diagnostics(self):
         gp, gn = self.conductances()

@@ -158,6 +158,14 @@ class FixedPoint:
     def take_whole(self, threshold: float, index=...) -> np.ndarray:
         """Whole pulse steps of the entries whose |value| >= ``threshold``; subtracted from the
         store (the remainder stays). Returns signed int counts."""
+        if not self.bits and index is Ellipsis:  # float32: only the entries that fire are touched
+            q = self.q.reshape(-1)
+            hit = np.flatnonzero(np.abs(q) >= threshold)
+            fired = np.trunc(q[hit])
+            q[hit] -= fired
+            n = np.zeros(self.q.shape, dtype=np.int64)
+            n.reshape(-1)[hit] = fired.astype(np.int64)
+            return n
         v = self.value[index]
         n = np.where(np.abs(v) >= threshold, np.trunc(v), 0.0).astype(np.int64)
         if self.bits:  # in LSBs; an LSB that does not divide a step: rounded stochastically (unbiased)
