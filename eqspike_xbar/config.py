@@ -199,10 +199,22 @@ class SpikingBPConfig:
     readout: Literal["spikes", "potential"] = "spikes"
     """Prediction: 'spikes' — correct only when the output spikes are exactly the one-hot target
     (the paper's 96.3 %); 'potential' — argmax of the output neurons' input (the paper's 97.5 %)."""
+    weight_clip: float = 0.248046875
+    """Float weights (the ideal backend) are clipped to +-weight_clip after every update (Loihi's
+    8-bit bound, 254/1024, as in the authors' numpy simulation); 0: unbounded. Programmed
+    backends are bounded by their devices (synapses.w_max) instead."""
+    init_grid: float = 0.0
+    """Initial weights rounded toward zero onto multiples of init_grid (Loihi: 2/1024, so that with
+    lr = 2/1024 the weights stay on Loihi's integer grid); 0: float initial weights."""
 
     def __post_init__(self):
         if self.threshold <= 0 or self.init_clip <= 0:
             raise ConfigError("spiking_bp.threshold and spiking_bp.init_clip must be > 0")
+        if self.weight_clip < 0 or self.init_grid < 0:
+            raise ConfigError("spiking_bp.weight_clip and spiking_bp.init_grid must be >= 0")
+        if self.weight_clip and self.init_clip > self.weight_clip:
+            raise ConfigError(f"spiking_bp.init_clip ({self.init_clip:g}) must not exceed spiking_bp.weight_clip "
+                              f"({self.weight_clip:g}): the initial weights would start outside the bound")
 
 
 @dataclass
