@@ -199,10 +199,22 @@ class SpikingBPConfig:
     readout: Literal["spikes", "potential"] = "spikes"
     """Prediction: 'spikes' — correct only when the output spikes are exactly the one-hot target
     (the paper's 96.3 %); 'potential' — argmax of the output neurons' input (the paper's 97.5 %)."""
+    weight_clip: float = 0.248046875
+    """Float weights (the ideal backend) are clipped to +-weight_clip after every update (Loihi's
+    8-bit bound, 254/1024, as in the authors' numpy simulation); 0: unbounded. Programmed
+    backends are bounded by their devices (synapses.w_max) instead."""
+    init_grid: float = 0.0
+    """Initial weights rounded toward zero onto multiples of init_grid (Loihi: 2/1024, so that with
+    lr = 2/1024 the weights stay on Loihi's integer grid); 0: float initial weights."""
 
     def __post_init__(self):
         if self.threshold <= 0 or self.init_clip <= 0:
             raise ConfigError("spiking_bp.threshold and spiking_bp.init_clip must be > 0")
+        if self.weight_clip < 0 or self.init_grid < 0:
+            raise ConfigError("spiking_bp.weight_clip and spiking_bp.init_grid must be >= 0")
+        if self.weight_clip and self.init_clip > self.weight_clip:
+            raise ConfigError(f"spiking_bp.init_clip ({self.init_clip:g}) must not exceed spiking_bp.weight_clip "
+                              f"({self.weight_clip:g}): the initial weights would start outside the bound")
 
 
 @dataclass
@@ -436,11 +448,20 @@ class EnergyConfig:
     accesses). Default: a 64-bit access to an 8 KB SRAM bank, 10 pJ in 45 nm = 0.16 pJ per bit
     (M. Horowitz, "Computing's energy problem", ISSCC 2014, Fig. 1.1.9). Large, unbanked
     arrays cost more (1 MB: 100 pJ per 64 bits)."""
+    time_step_s: float = 1e-6
+    """Duration of one time step of the network's clock (s), for the latency per sample reported
+    beside the energy: latency = steps per sample x time_step_s (the algorithm's
+    steps_per_train_sample / steps_per_inference_sample). Default 1 µs, an assumption, not a
+    measurement: a step holds one read pulse per array (read_pulse_s, 10 ns), the neuron updates
+    and the spike routing. Loihi ran spiking backprop at 125 µs per step (1.5 ms per 12-step
+    training sample, Renner et al. 2024)."""
 
     def __post_init__(self):
         for k in ("neuron_update_J", "spike_J", "sense_J", "gpu_J_per_mac", "digital_J_per_bit"):
             if getattr(self, k) < 0:
                 raise ConfigError(f"energy.{k} must be >= 0 J")
+        if self.time_step_s <= 0:
+            raise ConfigError(f"energy.time_step_s must be > 0 s, got {self.time_step_s}")
 
 
 @dataclass

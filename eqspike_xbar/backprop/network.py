@@ -56,8 +56,10 @@ What this project's crossbar changes (the algorithm stays the same):
   count stays the paper's 12 per training sample and 4 per inference sample.
 * Memristive instead of SRAM synapses: with the device/circuit backends the update goes
   through the device model (bounded, nonlinear, finite levels, noise) instead of Loihi's 8-bit
-  weights (±254/1024 in steps of 2/1024 [N]); the ideal backend keeps float weights without
-  that clip.
+  weights (±254/1024 in steps of 2/1024 [N]). The ideal backend keeps float weights, clipped
+  to ±``spiking_bp.weight_clip`` (254/1024) after every update as in [N] (0: unbounded); with
+  ``spiking_bp.init_grid`` = 2/1024 its initial weights are rounded toward zero onto Loihi's
+  grid ([W] ``weights2loihi``), so that with lr = 2/1024 it computes Loihi's integer weights.
 * With ``learning.batch_size`` B > 1 the B samples run side by side and their coincidences are
   summed into one update per minibatch (the paper: B = 1). A sample without error spikes
   programs nothing and reads nothing backwards (no pulses, no update round).
@@ -95,6 +97,8 @@ class SpikingBPNetwork(LayeredState):
         for k in range(self.L):
             std = np.sqrt(2.0 / (self.sizes[k] + self.sizes[k + 1]))
             w = np.clip(rng.normal(0.0, std, (self.sizes[k], self.sizes[k + 1])), -sbp.init_clip, sbp.init_clip)
+            if sbp.init_grid:  # toward zero onto Loihi's grid [W] (weights2loihi)
+                w = np.trunc(w / sbp.init_grid) * sbp.init_grid
             init.append(w.astype(self.dtype))
         # as EqSpikeNetwork: the backends' own randomness comes after the weights
         backend = synapses.backend if synapses is not None else "ideal"
@@ -155,11 +159,22 @@ class SpikingBPNetwork(LayeredState):
                 break
             syn = self.synapses[k]
             syn.update(acts[k], d, self.dtype.type(self.lr_factor * self.learn.lr[k]))  # g05/g09, g07/g11
+            self._clip(syn, acts[k])
             if k:
                 d = np.sign(syn.backward(d)) * gates[k - 1]  # g06/g10, through the updated array
                 errors[k - 1] = d
         self._count_train(B, acts, zs, errors)
         return self._readout(acts, zs)
+
+    def _clip(self, syn, rows) -> None:
+        """Loihi's weight bound on float weights ([N]: np.clip after every update), on the rows
+        the update touched. Programmed backends keep the bounds of their devices."""
+        c = self.sbp.weight_clip
+        if not c or syn.programmed:
+            return
+        w = syn.weights  # the ideal backend's own array
+        index = np.flatnonzero(rows.any(0))
+        w[index] = np.clip(w[index], -c, c)
 
     def _count_train(self, B, acts, zs, errors) -> None:
         c = self.counters

@@ -287,8 +287,10 @@ def _main_job(args, run_dir: Path, base: dict, fidelities: list[str], seeds: lis
 
         status("running", phase="STDP curves")
         cfg0 = next(iter(trainers.values())).cfg
-        rule_stdp = measure_stdp(cfg0)
-        io.write_netcdf(rule_stdp, run_dir / "stdp_rule.nc")
+        rule_stdp = None  # spiking_bp's update is one gated coincidence: no timing curve of its own
+        if cfg0.learning.algorithm == "eqspike":
+            rule_stdp = measure_stdp(cfg0)
+            io.write_netcdf(rule_stdp, run_dir / "stdp_rule.nc")
         try:
             spice_stdp = circuit_stdp(np.linspace(-60e-9, 60e-9, 13))
             io.write_netcdf(spice_stdp, run_dir / "stdp_circuit.nc")

@@ -11,8 +11,15 @@ from pathlib import Path
 import numpy as np
 
 from .. import report as R
+from ..algorithms import ALGORITHMS
+from ..energy import COMPONENTS
 from .seeds import final, fmt_pct, seed_mean, summary
 from ..figures import report as F
+
+
+def is_ep(cfg) -> bool:
+    """Equilibrium propagation (eqspike, rate_ep): the network the EP-specific text describes."""
+    return cfg.learning.algorithm in ("eqspike", "rate_ep")
 
 
 def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: dict, wall: dict, check, rule_stdp,
@@ -30,10 +37,13 @@ def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: 
     total_s = clock.elapsed_s() if hasattr(clock, "elapsed_s") else float(clock)
     stretches = getattr(clock, "stretch", 1)
     sections = []
+    ep = is_ep(cfg)
+    what = (f"{cfg.network.neuron} neurons, rule `{cfg.learning.rule}` ({cfg.learning.nudging} nudging, "
+            f"{cfg.learning.pairing} pairing)" if ep else
+            f"learning algorithm `{cfg.learning.algorithm}` ({ALGORITHMS[cfg.learning.algorithm].summary})")
     sections.append(("Run", "\n".join([
         f"Data set `{cfg.data.name}` ({n_train} training images), network "
-        f"{'-'.join(map(str, cfg.network.layers))}, {cfg.network.neuron} neurons, rule `{cfg.learning.rule}` "
-        f"({cfg.learning.nudging} nudging, {cfg.learning.pairing} pairing), "
+        f"{'-'.join(map(str, cfg.network.layers))}, {what}, "
         + (f"seeds {', '.join(map(str, seeds))} (accuracies: mean ± sample sd over seeds; energies: mean), " if many
            else f"seed {seeds[0]}, ")
         + f"{cfg.learning.epochs} epochs; device `{cfg.synapses.device}`, w_max {cfg.synapses.w_max}.",
@@ -67,6 +77,7 @@ def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: 
                    "gives other numbers within about the spread shown (BLAS kernels round differently and the spiking "
                    "dynamics amplify it): compare mean ± sd, not single runs.")
     sections.append(("Accuracy", acc_md + "\n\n![learning curves](learning_curves.png)"))
+    sections.append(("Learning algorithm", algorithm_section(cfg, per_seed)))
     if {"device", "circuit"} & set(per_seed):
         sections.append(("Device parameters", device_table(cfg, cfg.synapses.device_params)))
         sections.append(("Learning scheme and its hardware", scheme_section(cfg, metrics)))
@@ -77,7 +88,8 @@ def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: 
 
     fids = list(metrics)
     energy_md = "Training, per image (last epoch):\n\n" + R.table(["component"] + fids, R.energy_rows(metrics, "energy_train"))
-    energy_md += "\n\nInference, per test image (free phase only):\n\n" + R.table(
+    inference_steps = "free phase only" if ep else "forward pass only"
+    energy_md += f"\n\nInference, per test image ({inference_steps}):\n\n" + R.table(
         ["component"] + fids, R.energy_rows(metrics, "energy_inference"))
     energy_md += "\n\n" + R.reduction_statement(metrics)
     e = cfg.energy
@@ -138,21 +150,25 @@ def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: 
         sections.append(("Circuit", circ + "\n\n![circuit diagnostics](circuit_diagnostics.png)"))
         figures["circuit_diagnostics.png"] = F.plot_circuit_diagnostics(ds)
 
-    figures["stdp.png"] = F.plot_stdp_curves(rule_stdp, spice_stdp)
-    stdp_md = ("Left: Δw of the learning rule against the measured spike-time difference (pairing protocol, "
-               "`eqspike-xbar stdp`). ")
+    if rule_stdp is not None:
+        figures["stdp.png"] = F.plot_stdp_curves(rule_stdp, spice_stdp)
+        stdp_md = ("Left: Δw of the learning rule against the measured spike-time difference (pairing protocol, "
+                   "`eqspike-xbar stdp`). ")
+    else:  # spiking_bp: the update is one gated coincidence, no timing window of its own
+        stdp_md = (f"`{cfg.learning.algorithm}` has no STDP curve of its own: its update is the coincidence, in one "
+                   "gated time step, of a binary presynaptic spike and a ternary error pulse. ")
     if spice_stdp is not None:
         dg = spice_stdp.dG_S.sel(scheme=spice_stdp.scheme.values[0]).values
         delays = spice_stdp.delay_s.values
         zero = delays[np.abs(dg) <= 1e-3 * np.abs(dg).max()] if np.abs(dg).max() > 0 else delays
-        stdp_md += (f"Right: ΔG of the selected VTEAM device in an 8×8 array for one coincidence event against the "
+        stdp_md += (f"{'Right' if rule_stdp is not None else 'The programming circuit (`stdp_circuit.nc`)'}: ΔG of the selected VTEAM device in an 8×8 array for one coincidence event against the "
                     f"delay between the pre (row) and post (column) pulses, from ngspice transients: largest |ΔG| "
                     f"{np.abs(dg).max() * 1e6:.3g} µS at a delay of {delays[np.argmax(np.abs(dg))] * 1e9:.0f} ns; "
                     + (f"below 0.1 % of that for |delay| ≥ {np.abs(zero).min() * 1e9:.0f} ns." if zero.size else
                        "non-zero at every delay measured."))
     else:
         stdp_md += "The circuit-level curve could not be measured (see the log)."
-    sections.append(("STDP", stdp_md + "\n\n![STDP](stdp.png)"))
+    sections.append(("STDP", stdp_md + ("\n\n![STDP](stdp.png)" if "stdp.png" in figures else "")))
     return R.write_report(run_dir, f"eqspike-xbar main job: {run_dir.name}", sections, figures)
 
 
@@ -261,3 +277,105 @@ def _points(values) -> str:
     if n == 0:
         return "–"
     return f"{100 * m:+.2f}" + (f" ± {100 * sd:.2f}" if n > 1 else "")
+
+
+# ------------------------------------------------------------------ learning algorithm
+def fmt_seconds(x: float) -> str:
+    if not np.isfinite(x):
+        return "–"
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g} {unit}"
+    return f"{x:.3g} s"
+
+
+def algorithm_summary(ds, time_step_s: float) -> dict:
+    """The learning-algorithm figures of one run (one fidelity; with or without a ``seed``
+    dimension): final test accuracy per seed, energy per training / inference sample (mean over
+    seeds, last epoch) in total and by component, programming pulses per training sample, time
+    steps per sample and the latency at ``time_step_s`` per step."""
+    m = seed_mean(ds)
+    e_t, e_i = m.energy_train.isel(epoch=-1), m.energy_inference.isel(epoch=-1)
+    st, si = int(ds.attrs["steps_per_train_sample"]), int(ds.attrs["steps_per_inference_sample"])
+    pulses = float(m.pulses_train_per_image.isel(epoch=-1)) if "pulses_train_per_image" in m else float("nan")
+    comps = [c for c in COMPONENTS if c in m.component.values]  # run folders of older builds have fewer
+    return {
+        "algorithm": str(ds.attrs.get("algorithm", "?")),
+        "accuracy": final(ds, "test_accuracy"),
+        "epochs": int(len(ds.epoch)),
+        "train_J": float(e_t.sel(component="total")),
+        "inference_J": float(e_i.sel(component="total")),
+        "train_components": {c: float(e_t.sel(component=c)) for c in comps},
+        "inference_components": {c: float(e_i.sel(component=c)) for c in comps},
+        "pulses_train": pulses,
+        "steps_train": st,
+        "steps_inference": si,
+        "latency_train_s": st * time_step_s,
+        "latency_inference_s": si * time_step_s,
+    }
+
+
+def largest_share(components: dict) -> str:
+    total = sum(components.values())
+    if total <= 0:
+        return "–"
+    name = max(components, key=components.get)
+    return f"{name} ({100 * components[name] / total:.0f} %)"
+
+
+def published_row(pub, label: str | None = None) -> list[str]:
+    """The table row of an algorithm's published hardware figures (same columns as the fidelities)."""
+    return [label or f"{pub.hardware} (published)", f"{100 * pub.accuracy:.1f} % ({pub.accuracy_note})",
+            R.fmt_joules(pub.train_J), R.fmt_joules(pub.inference_J), "–", "– (SRAM weights)",
+            f"{pub.steps_train} / {pub.steps_inference}",
+            f"{fmt_seconds(pub.train_s)} / {fmt_seconds(pub.inference_s)}"]
+
+
+def algorithm_section(cfg, per_seed: dict) -> str:
+    """What the learning algorithm costs per sample, per fidelity: accuracy, energy (total and by
+    component), programming pulses, time steps and latency at ``energy.time_step_s``; with the
+    algorithm's published hardware figures beside (spiking_bp: Loihi)."""
+    algo = ALGORITHMS[cfg.learning.algorithm]
+    dt = cfg.energy.time_step_s
+    sums = {fid: algorithm_summary(ds, dt) for fid, ds in per_seed.items()}
+    first = next(iter(sums.values()))
+    md = [f"`{algo.name}`: {algo.summary}. Time steps of the network's clock: **{first['steps_train']} per training "
+          f"sample** and **{first['steps_inference']} per inference sample**; at `energy.time_step_s` = "
+          f"{fmt_seconds(dt)} per step (a config key; an assumed clock, not a measurement: one read pulse of "
+          f"{fmt_seconds(cfg.synapses.read_pulse_s)} per array, the neuron updates and the spike routing) that is a "
+          f"latency of {fmt_seconds(first['latency_train_s'])} per training and "
+          f"{fmt_seconds(first['latency_inference_s'])} per inference sample."]
+    rows = []
+    for fid, s in sums.items():
+        pulses = "0 (float weights)" if fid == "ideal" else f"{s['pulses_train']:,.1f}"
+        rows.append([f"`{fid}` (this run)", fmt_pct(s["accuracy"]), R.fmt_joules(s["train_J"]),
+                     R.fmt_joules(s["inference_J"]), largest_share(s["train_components"]), pulses,
+                     f"{s['steps_train']} / {s['steps_inference']}",
+                     f"{fmt_seconds(s['latency_train_s'])} / {fmt_seconds(s['latency_inference_s'])}"])
+    if algo.published is not None:
+        rows.append(published_row(algo.published, f"{algo.published.hardware} ({algo.published.source})"))
+    n_ep = first["epochs"]
+    md.append(R.table(["", f"test accuracy (after {n_ep} epoch{'s' if n_ep != 1 else ''})", "energy / training sample",
+                       "energy / inference sample", "largest share of the training energy",
+                       "programming pulses / training sample", "time steps (training / inference)",
+                       "latency (training / inference)"], rows))
+    head = ["component"] + [f"{fid}: {w}" for fid in sums for w in ("training", "inference")]
+    comp_rows = [[c] + [R.fmt_joules(s[f"{w}_components"][c]) for s in sums.values() for w in ("train", "inference")]
+                 for c in first["train_components"]]
+    comp_rows.append(["total"] + [R.fmt_joules(s[f"{w}_J"]) for s in sums.values() for w in ("train", "inference")])
+    md.append("Energy per sample by component (last epoch; mean over seeds):\n\n" + R.table(head, comp_rows))
+    pub = algo.published
+    if pub is not None:
+        ref = sums.get("circuit") or sums.get("device") or first
+        ref_fid = next(f for f, s in sums.items() if s is ref)
+        md.append(
+            f"{pub.hardware}'s figures are measured on the chip for {pub.task} ({pub.source}); this run's are the "
+            f"sum of the per-event energies of the `[energy]` section and the simulated crossbar reads and "
+            f"programming, for {'-'.join(map(str, cfg.network.layers))} on `{cfg.data.name}`. At `{ref_fid}` fidelity "
+            f"{pub.hardware} needs {pub.train_J / ref['train_J']:.3g}× the energy per training sample and "
+            f"{pub.inference_J / ref['inference_J']:.3g}× per inference sample; its clock ran at "
+            f"{fmt_seconds(pub.train_s / pub.steps_train)} per training step "
+            f"({fmt_seconds(pub.train_s)} for {pub.steps_train} steps), where this report assumes "
+            f"{fmt_seconds(dt)}. {pub.note}")
+    return "\n\n".join(md)
+

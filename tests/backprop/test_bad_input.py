@@ -1,4 +1,6 @@
 """Bad input for the algorithm choice: one clear line, non-zero exit, nothing written."""
+from pathlib import Path
+
 import pytest
 
 from eqspike_xbar.algorithms import ALGORITHMS
@@ -61,3 +63,24 @@ def test_resolved_configs_hold_only_their_algorithms_options():
     assert rate.learning.algorithm == "rate_ep" and rate.learning.rule == "two_factor"
     explicit = config_from_dict({"learning": {"algorithm": "rate_ep"}})
     assert explicit.network.neuron == "rate" and explicit.learning.rule == "contrastive"
+
+
+SBP_CONFIG = str(Path(__file__).resolve().parents[2] / "configs" / "mnist_spiking_bp.toml")
+
+
+@pytest.mark.parametrize("sets, message", [
+    (['learning.algorithm="hebb"'], "learning.algorithm 'hebb' is unknown"),
+    (["learning.beta=0.5"], "learning.beta belongs to learning.algorithm = eqspike, rate_ep, not 'spiking_bp'"),
+    (['data.name="digits"'], "does not fit digits: the first size must be 64"),
+    (["spiking_bp.weight_clip=0.1"], "spiking_bp.init_clip (0.234375) must not exceed spiking_bp.weight_clip (0.1)"),
+])
+def test_the_main_job_rejects_bad_spiking_bp_input_in_one_line(tmp_path, capsys, sets, message):
+    args = ["run", "--config", SBP_CONFIG, "--no-progress", "--runs-dir", str(tmp_path / "runs"),
+            "--data-dir", str(tmp_path / "no-data")]
+    for s in sets:
+        args += ["--set", s]
+    code = main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1, err
+    assert message in err[0]
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -10,6 +10,7 @@ import xarray as xr
 from eqspike_xbar.algorithms import ALGORITHMS
 from eqspike_xbar.cli import main
 from eqspike_xbar.synapses import BACKENDS
+from eqspike_xbar.synapses.schemes import SCHEMES
 
 # settings that keep one minibatch fast; an algorithm or backend not listed runs on its defaults
 FAST = {
@@ -42,3 +43,29 @@ def test_one_minibatch_writes_a_run_folder(tmp_path, algorithm, backend):
     assert f'algorithm = "{algorithm}"' in (run / "config.toml").read_text()
     assert (run / "checkpoints" / "last.npz").is_file()
     assert json.loads((run / "status.json").read_text())["state"] == "finished"
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_every_update_scheme_with_every_algorithm(tmp_path, capsys, algorithm, scheme):
+    """On the device backend: one minibatch and a run folder; a scheme that programs one pulse per
+    coincidence of a pre spike and a ternary post pulse needs ternary events (spiking_bp's signed
+    error, EqSpike's ternary post factor) and is refused in one line for rate EP."""
+    sets = [f'learning.algorithm="{algorithm}"', 'synapses.backend="device"', f'synapses.update.scheme="{scheme}"',
+            "data.train_limit=8", "learning.batch_size=4", "learning.epochs=1", "network.layers=[64, 12, 10]",
+            "data.validation_size=8", "data.test_fraction=0.05"] + FAST.get(algorithm, []) + BACKEND["device"]
+    ternary = SCHEMES[scheme].needs_ternary_events
+    if ternary and algorithm == "eqspike":
+        sets.append('learning.post_factor="ternary"')
+    args = ["train", "--no-progress", "--runs-dir", str(tmp_path), "--run-id", "r"]
+    for s in sets:
+        args += ["--set", s]
+    code = main(args)
+    if ternary and algorithm == "rate_ep":
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and "ternary" in err[0] and not (tmp_path / "r").exists()
+        return
+    assert code == 0
+    ds = xr.open_dataset(tmp_path / "r" / "metrics.nc").load()
+    assert ds.attrs["algorithm"] == algorithm and ds.attrs["update_scheme"].startswith(scheme)
+    assert np.isfinite(ds.test_accuracy.values).all()

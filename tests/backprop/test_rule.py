@@ -11,15 +11,19 @@ SIZES = [7, 6, 4]
 LR = [0.0625, 0.125]
 
 
-def make_net(backend="ideal", **synapses):
+def make_net(backend="ideal", sbp=None, **synapses):
     cfg = config_from_dict({"run": {"dtype": "float64"}, "network": {"layers": SIZES},
                             "learning": {"algorithm": "spiking_bp", "lr": LR},
+                            "spiking_bp": {"weight_clip": 0.0, **(sbp or {})},
                             "synapses": {"backend": backend, **synapses}})
     return cfg, ALGORITHMS["spiking_bp"].build(cfg)
 
 
-def reference_update(W1, W2, xraw, y, lr, theta=0.5):
-    """Plain numpy: binary neurons [z > theta], derivative gate [0 < z < 2 theta], ternary errors."""
+def reference_update(W1, W2, xraw, y, lr, theta=0.5, clip=0.0):
+    """Plain numpy: binary neurons [z > theta], derivative gate [0 < z < 2 theta], ternary errors;
+    with ``clip`` the weights are clipped to +-clip after each layer's update (the authors' numpy
+    simulation, Loihi's 8-bit bound), before the backward pass reads W2."""
+    bound = (lambda w: np.clip(w, -clip, clip)) if clip else (lambda w: w)
     x = (xraw > 0.5).astype(float)
     z1 = x @ W1
     h = (z1 > theta).astype(float)
@@ -29,25 +33,29 @@ def reference_update(W1, W2, xraw, y, lr, theta=0.5):
     g2 = ((z2 > 0) & (z2 < 2 * theta)).astype(float)
     t = np.eye(W2.shape[1])[y]
     d2 = (t - o) * g2
-    W2n = W2 + lr[1] * h.T @ d2
+    W2n = bound(W2 + lr[1] * h.T @ d2)
     d1 = np.sign(d2 @ W2n.T) * g1
-    W1n = W1 + lr[0] * x.T @ d1
+    W1n = bound(W1 + lr[0] * x.T @ d1)
     return W1n, W2n, d1, d2, o
 
 
+@pytest.mark.parametrize("clip", [0.0, 0.625])
 @pytest.mark.parametrize("batch", [1, 3])
-def test_one_update_is_exactly_backprop_of_the_binary_network(batch):
+def test_one_update_is_exactly_backprop_of_the_binary_network(batch, clip):
     rng = np.random.default_rng(5)
-    checked = 0
+    checked = clipped = 0
     for trial in range(200):
-        _, net = make_net()
+        _, net = make_net(sbp={"weight_clip": clip, "init_clip": clip or 0.234375})
         W1 = rng.uniform(-0.4, 0.6, SIZES[:2])
         W2 = rng.uniform(-0.4, 0.6, SIZES[1:])
         net.synapses[0].W[...] = W1
         net.synapses[1].W[...] = W2
         xraw = rng.random((batch, SIZES[0]))
         y = rng.integers(0, SIZES[2], batch)
-        W1n, W2n, d1, d2, o = reference_update(W1, W2, xraw, y, LR)
+        W1n, W2n, d1, d2, o = reference_update(W1, W2, xraw, y, LR, clip=clip)
+        if clip:
+            unclipped = reference_update(W1, W2, xraw, y, LR)
+            clipped += not (np.array_equal(W1n, unclipped[0]) and np.array_equal(W2n, unclipped[1]))
         out = net.train_batch(xraw, y, rng)
         np.testing.assert_array_equal(out, o)  # the spike readout
         np.testing.assert_array_equal(net.synapses[1].weights, W2n)
@@ -56,6 +64,25 @@ def test_one_update_is_exactly_backprop_of_the_binary_network(batch):
         if (d2 > 0).any() and (d2 < 0).any() and np.count_nonzero(d1) >= 2:
             checked += 1
     assert checked >= 10  # enough non-trivial cases among the trials
+    assert clipped >= 10 or not clip  # and the bound acted in some
+
+
+def test_initial_weights_on_loihis_grid_stay_on_it():
+    """init_grid = 2/1024 with lr = 2/1024: every weight is a multiple of 2/1024 (Loihi's 8-bit
+    weights with exponent 0) and inside +-254/1024, before and after training."""
+    step = 2 / 1024
+    cfg = config_from_dict({"run": {"dtype": "float32"}, "network": {"layers": SIZES},
+                            "learning": {"algorithm": "spiking_bp"}, "spiking_bp": {"init_grid": step}})
+    net = ALGORITHMS["spiking_bp"].build(cfg)
+    rng = np.random.default_rng(2)
+    for w in (s.weights for s in net.synapses):
+        np.testing.assert_array_equal(w / step, np.round(w / step))
+        assert np.abs(w).max() <= 240 / 1024
+    for _ in range(50):
+        net.train_batch(rng.random((1, SIZES[0])), rng.integers(0, SIZES[2], 1), rng)
+    for w in (s.weights for s in net.synapses):
+        np.testing.assert_array_equal(w / step, np.round(w / step))
+        assert np.abs(w).max() <= 254 / 1024
 
 
 def test_saturated_and_silent_neurons_pass_no_error():
