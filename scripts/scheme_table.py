@@ -5,7 +5,8 @@
     .venv/bin/python scripts/scheme_table.py runs/<sweep-id> --float runs/<float-run> ...
                                            # sweep_best_scheme: device x seeds, mean ± sd
     .venv/bin/python scripts/scheme_table.py runs/<circuit-sweep> --float runs/<best-scheme-sweep> \
-        --label "device fidelity"          # sweep_best_scheme_circuit against the device sweep
+        [runs/<device-run> ...] --label "device fidelity"   # sweep_best_scheme_circuit against
+                                           # the device sweep (run folders: devices it lacks)
     .venv/bin/python scripts/scheme_table.py runs/<sweep-id> --bits     # sweep_bits: device x bits
 
 Device x scheme: test accuracy after the sweep's epoch, pulses and energy per training image per
@@ -80,6 +81,10 @@ def _runs_by_seed(folders) -> dict[int, xr.Dataset]:
     return out
 
 
+def _device(m: xr.Dataset) -> str:
+    return str(__import__("tomllib").loads(m.attrs["config_toml"])["synapses"].get("device", ""))
+
+
 def _sweep_runs(folder, dev) -> dict[int, xr.Dataset]:
     """The finished runs of one device of a device x seeds sweep, by seed."""
     ds = xr.load_dataset(Path(folder) / "sweep.nc")
@@ -100,7 +105,7 @@ def seeds_table(folder: str, ref_folders=(), label: str = "float network") -> in
     ds = xr.load_dataset(Path(folder) / "sweep.nc")
     ref_sweep = next((f for f in ref_folders if (Path(f) / "sweep.nc").exists()), None)
     ref_runs = _runs_by_seed([f for f in ref_folders if f != ref_sweep])
-    if ref_runs:
+    if ref_runs and not ref_sweep:
         acc = [m.test_accuracy.values for m in ref_runs.values()]
         print(f"Reference, {label} ({len(acc)} seeds): " + " / ".join(
             _ms([a[e] for a in acc]) for e in range(min(len(a) for a in acc))) + "\n")
@@ -110,6 +115,8 @@ def seeds_table(folder: str, ref_folders=(), label: str = "float network") -> in
     for dev in ds["synapses_device"].values:
         runs = _sweep_runs(folder, dev)
         ref = _sweep_runs(ref_sweep, dev) if ref_sweep else ref_runs
+        if ref_sweep and not ref:  # a device the sweep has not reached: the run folders given for it
+            ref = {s: m for s, m in ref_runs.items() if _device(m) == str(dev)}
         ref_acc = {s: m.test_accuracy.values for s, m in ref.items()}
         if not runs:
             print(f"| {dev} | … |" + (" |" if ref_sweep else "") + " | | | 0 |")
