@@ -210,8 +210,13 @@ class SpikingBPConfig:
     def __post_init__(self):
         if self.threshold <= 0 or self.init_clip <= 0:
             raise ConfigError("spiking_bp.threshold and spiking_bp.init_clip must be > 0")
-        if self.weight_clip < 0 or self.init_grid < 0:
-            raise ConfigError("spiking_bp.weight_clip and spiking_bp.init_grid must be >= 0")
+        for name in ("weight_clip", "init_grid"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0):
+                raise ConfigError(f"spiking_bp.{name} must be finite and >= 0 (0: off), got {v}")
+        if self.init_grid and self.init_grid >= self.init_clip:
+            raise ConfigError(f"spiking_bp.init_grid ({self.init_grid:g}) must be below spiking_bp.init_clip "
+                              f"({self.init_clip:g}): every initial weight would round to 0")
         if self.weight_clip and self.init_clip > self.weight_clip:
             raise ConfigError(f"spiking_bp.init_clip ({self.init_clip:g}) must not exceed spiking_bp.weight_clip "
                               f"({self.weight_clip:g}): the initial weights would start outside the bound")
@@ -460,7 +465,7 @@ class EnergyConfig:
         for k in ("neuron_update_J", "spike_J", "sense_J", "gpu_J_per_mac", "digital_J_per_bit"):
             if getattr(self, k) < 0:
                 raise ConfigError(f"energy.{k} must be >= 0 J")
-        if self.time_step_s <= 0:
+        if not (math.isfinite(self.time_step_s) and self.time_step_s > 0):
             raise ConfigError(f"energy.time_step_s must be > 0 s, got {self.time_step_s}")
 
 

@@ -4,8 +4,9 @@
     .venv/bin/python scripts/algorithm_table.py RUN_DIR [RUN_DIR ...]
 
 Each RUN_DIR is a folder written by ``eqspike-xbar run`` (every fidelity in its metrics.nc) or
-by ``eqspike-xbar train`` (one fidelity, one seed or several). Runs of the same algorithm,
-fidelity, data set and network are pooled: the accuracy is the final test accuracy, mean ± sample
+by ``eqspike-xbar train`` (one fidelity, one seed or several). Runs whose configs differ only in
+the seed (and run name, data folder) are pooled; for the ideal fidelity the synapse settings do
+not count, for the others device and update scheme are shown in a column. The accuracy is the final test accuracy, mean ± sample
 sd over the seeds present ("one seed" when there is one; a seed given twice counts once), the
 energies (per training / inference sample, last epoch) are means over those seeds. Time steps per
 sample come from the algorithm, the latency from ``energy.time_step_s`` of each run's config.
@@ -39,6 +40,34 @@ def _seeds(ds: xr.Dataset, config: dict) -> list[int]:
     return [int(config.get("run", {}).get("seed", 0))]
 
 
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = repr(v)
+    return out
+
+
+def _settings(config: dict, fidelity: str) -> tuple[str, tuple]:
+    """(what the synapses are, in words; every other setting that tells runs apart)."""
+    flat = {k: v for k, v in _flat(config).items()
+            if not k.startswith("run.") and k not in ("data.data_dir", "synapses.backend")}
+    syn = config.get("synapses", {})
+    if fidelity != "circuit":  # the circuit settings do not act on the other fidelities
+        flat = {k: v for k, v in flat.items() if not k.startswith("synapses.circuit.")}
+    if fidelity == "ideal":
+        flat = {k: v for k, v in flat.items() if not k.startswith("synapses.")}
+        words = "float weights"
+    else:
+        upd = syn.get("update", {})
+        scheme = upd.get("scheme", "minibatch_sum")
+        words = f"{syn.get('device', '?')}, `{scheme}`" + (
+            f" θ = {upd['threshold']:g}" if "threshold" in upd and scheme in ("mixed_precision", "tiki_taka") else "")
+    return words, tuple(sorted(flat.items()))
+
+
 def load_runs(folder: Path) -> list[dict]:
     """One entry per (fidelity, seed) of a run folder: its key and :func:`algorithm_summary` figures."""
     metrics, config_path = folder / "metrics.nc", folder / "config.toml"
@@ -60,8 +89,9 @@ def load_runs(folder: Path) -> list[dict]:
                 continue  # a seed that has not finished an epoch
             one = one.dropna("epoch", how="all", subset=["test_accuracy"])
             s = algorithm_summary(one, step_s)
-            out.append({"key": (s["algorithm"], fid, data, layers), "seed": seed, "folder": folder, "step_s": step_s,
-                        **s})
+            words, rest = _settings(config, fid)
+            out.append({"key": (s["algorithm"], fid, data, layers, words, rest), "seed": seed, "folder": folder,
+                        "step_s": step_s, **s})
     return out
 
 
@@ -85,17 +115,25 @@ def build_table(folders: list[Path]) -> str:
             seeds[entry["seed"]] = entry
     if not groups:
         raise TableError("no finished epoch in the folders given")
-    keys = sorted(groups, key=lambda k: (k[0], k[2], k[3], FIDELITY_ORDER.get(k[1], 9), k[1]))
+    keys = sorted(groups, key=lambda k: (k[0], k[2], k[3], FIDELITY_ORDER.get(k[1], 9), k[1], k[4], k[5]))
+    seen: dict[tuple, tuple] = {}
+    for key in keys:  # rows that look the same but are not: say which settings differ
+        shown = key[:5]
+        if shown in seen:
+            a, b = dict(seen[shown]), dict(key[5])
+            diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+            notes.append(f"two `{key[0]}` / `{key[1]}` rows with {key[4]} differ in: " + ", ".join(diff[:8]))
+        seen.setdefault(shown, key[5])
     rows, done = [], set()
     for i, key in enumerate(keys):
-        algo, fid, data, layers = key
+        algo, fid, data, layers, words, _ = key
         entries = [groups[key][s] for s in sorted(groups[key])]
         first = entries[0]
         acc = [float(e["accuracy"][0]) for e in entries]
         epochs = sorted({e["epochs"] for e in entries})
         steps = {e["step_s"] for e in entries}
         step_s = first["step_s"] if len(steps) == 1 else float("nan")
-        rows.append([f"`{algo}`", f"`{fid}`", f"{data}, {layers}", _accuracy(acc),
+        rows.append([f"`{algo}`", f"`{fid}`", words, f"{data}, {layers}", _accuracy(acc),
                      "/".join(map(str, epochs)),
                      fmt_joules(float(np.mean([e["train_J"] for e in entries]))),
                      fmt_joules(float(np.mean([e["inference_J"] for e in entries]))),
@@ -108,9 +146,10 @@ def build_table(folders: list[Path]) -> str:
             done.add(algo)
             p = published_row(pub)
             # published_row: label, accuracy, train J, inference J, share, pulses, steps, latency
-            rows.append([f"`{algo}`", f"{pub.hardware} (published: {pub.source})", pub.task, p[1], "–", p[2], p[3],
+            rows.append([f"`{algo}`", f"{pub.hardware} (published: {pub.source})", "8-bit SRAM", pub.task, p[1], "–",
+                         p[2], p[3],
                          p[6], p[7] + f" ({fmt_seconds(pub.train_s / pub.steps_train)} per training step)"])
-    md = table(["algorithm", "fidelity", "data, network", "test accuracy (final epoch)", "epochs",
+    md = table(["algorithm", "fidelity", "synapses", "data, network", "test accuracy (final epoch)", "epochs",
                 "energy / training sample", "energy / inference sample", "time steps (training / inference)",
                 "latency (training / inference)"], rows)
     if notes:

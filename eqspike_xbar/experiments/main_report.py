@@ -154,9 +154,12 @@ def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: 
         figures["stdp.png"] = F.plot_stdp_curves(rule_stdp, spice_stdp)
         stdp_md = ("Left: Δw of the learning rule against the measured spike-time difference (pairing protocol, "
                    "`eqspike-xbar stdp`). ")
-    else:  # spiking_bp: the update is one gated coincidence, no timing window of its own
-        stdp_md = (f"`{cfg.learning.algorithm}` has no STDP curve of its own: its update is the coincidence, in one "
-                   "gated time step, of a binary presynaptic spike and a ternary error pulse. ")
+    elif cfg.learning.algorithm == "spiking_bp":  # the update is one gated coincidence, no timing window
+        stdp_md = ("`spiking_bp` has no STDP curve of its own: its update is the coincidence, in one gated time "
+                   "step, of a binary presynaptic spike and a ternary error pulse. ")
+    else:  # rate_ep: rate neurons, no spike timing
+        stdp_md = (f"`{cfg.learning.algorithm}` has no STDP curve: its neurons are rates, without spike times; its "
+                   "update is the contrast of the two phases' rate products. ")
     if spice_stdp is not None:
         dg = spice_stdp.dG_S.sel(scheme=spice_stdp.scheme.values[0]).values
         delays = spice_stdp.delay_s.values
@@ -377,5 +380,14 @@ def algorithm_section(cfg, per_seed: dict) -> str:
             f"{fmt_seconds(pub.train_s / pub.steps_train)} per training step "
             f"({fmt_seconds(pub.train_s)} for {pub.steps_train} steps), where this report assumes "
             f"{fmt_seconds(dt)}. {pub.note}")
+        attrs = per_seed[ref_fid].attrs
+        bits = float(attrs.get("update_bits_per_synapse", 0) or 0)
+        if ref_fid == "ideal":
+            md.append("At `ideal` fidelity the weights are floats: no programming energy, and the reads are the "
+                      "analytic estimate for the configured device.")
+        elif bits > 0:
+            md.append(f"The update scheme of this run, `{attrs.get('update_scheme', '?')}`, keeps {bits:g} bits of "
+                      "digital memory per synapse beside the arrays (counted under `digital_memory`): the crossbar "
+                      "chip is then not purely in-memory either.")
     return "\n\n".join(md)
 

@@ -84,8 +84,8 @@ class DeviceSynapses(SynapseLayer):
 
     # ------------------------------------------------------------------ state -> reads
     #: True: when a read is exact (no read noise, no drift) only the pairs programmed since the
-    #: last read are read again (the others read what they read before, bit for bit). The
-    #: circuit backend keeps references to earlier reads, so it reads whole arrays.
+    #: last read are read again (the others read what they read before, bit for bit); the
+    #: circuit backend builds its matrices from these reads as before.
     incremental_reads = True
 
     def _exact_reads(self) -> bool:
@@ -208,8 +208,12 @@ class DeviceSynapses(SynapseLayer):
 
     def state_dict(self):
         d = {"weights": self.weights, "rng": _rng_state(self._rng),
-             "gp_read": self._g_read[0], "gn_read": self._g_read[1],
-             "line_sums_rows": self._line_sums[0], "line_sums_cols": self._line_sums[1]}
+             "gp_read": self._g_read[0].copy(), "gn_read": self._g_read[1].copy(),
+             "line_sums_rows": self._line_sums[0].copy(), "line_sums_cols": self._line_sums[1].copy(),
+             # pairs programmed since the last read (e.g. a Tiki-Taka drain after its update): read at the next
+             "programmed_all": np.array(self._programmed is None),
+             "programmed": (np.unique(np.concatenate(self._programmed)) if self._programmed
+                            else np.zeros(0, dtype=np.intp))}
         for name, arr in (("gp", self.gp), ("gn", self.gn)):
             for k, v in arr.state_dict().items():
                 d[f"{name}_{k}"] = v
@@ -223,10 +227,13 @@ class DeviceSynapses(SynapseLayer):
         self.scheme.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("scheme_")})
         _set_rng_state(self._rng, state["rng"])
         self._g_read = (np.array(state["gp_read"]), np.array(state["gn_read"]))
-        self._programmed = []
-        self._derive()
+        self._derive()  # the reads the saved state had, without drawing new read noise
         if "line_sums_rows" in state:  # kept up to date by changes (_reread): resume with the same sums
-            self._line_sums = (np.array(state["line_sums_rows"]), np.array(state["line_sums_cols"]))  # the reads the saved state had, without drawing new read noise
+            self._line_sums = (np.array(state["line_sums_rows"]), np.array(state["line_sums_cols"]))
+        if "programmed" in state and not bool(state["programmed_all"]):
+            self._programmed = [np.asarray(state["programmed"], dtype=np.intp)]
+        else:  # a checkpoint without the list: read everything at the next refresh
+            self._programmed = None
 
     def diagnostics(self):
         gp, gn = self.conductances()
