@@ -18,6 +18,7 @@ have it). Cells still pending print as "…"; failed ones as "failed".
 from __future__ import annotations
 
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -72,17 +73,14 @@ def _ms(values, digits: int = 2) -> str:
     return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f} %"
 
 
-def _runs_by_seed(folders) -> dict[int, xr.Dataset]:
-    out = {}
+def _runs(folders) -> list[tuple[str, int, xr.Dataset]]:
+    """(device, seed, metrics) of each run folder."""
+    out = []
     for f in folders:
         m = xr.load_dataset(Path(f) / "metrics.nc")
-        seed = int(__import__("tomllib").loads(m.attrs["config_toml"])["run"]["seed"])
-        out[seed] = m
+        cfg = tomllib.loads(m.attrs["config_toml"])
+        out.append((str(cfg["synapses"].get("device", "")), int(cfg["run"]["seed"]), m))
     return out
-
-
-def _device(m: xr.Dataset) -> str:
-    return str(__import__("tomllib").loads(m.attrs["config_toml"])["synapses"].get("device", ""))
 
 
 def _sweep_runs(folder, dev) -> dict[int, xr.Dataset]:
@@ -104,7 +102,8 @@ def seeds_table(folder: str, ref_folders=(), label: str = "float network") -> in
     image in the last epoch, training energy per image."""
     ds = xr.load_dataset(Path(folder) / "sweep.nc")
     ref_sweep = next((f for f in ref_folders if (Path(f) / "sweep.nc").exists()), None)
-    ref_runs = _runs_by_seed([f for f in ref_folders if f != ref_sweep])
+    runs_given = _runs([f for f in ref_folders if f != ref_sweep])
+    ref_runs = {seed: m for _, seed, m in runs_given}
     if ref_runs and not ref_sweep:
         acc = [m.test_accuracy.values for m in ref_runs.values()]
         print(f"Reference, {label} ({len(acc)} seeds): " + " / ".join(
@@ -116,7 +115,7 @@ def seeds_table(folder: str, ref_folders=(), label: str = "float network") -> in
         runs = _sweep_runs(folder, dev)
         ref = _sweep_runs(ref_sweep, dev) if ref_sweep else ref_runs
         if ref_sweep and not ref:  # a device the sweep has not reached: the run folders given for it
-            ref = {s: m for s, m in ref_runs.items() if _device(m) == str(dev)}
+            ref = {seed: m for d, seed, m in runs_given if d == str(dev)}
         ref_acc = {s: m.test_accuracy.values for s, m in ref.items()}
         if not runs:
             print(f"| {dev} | … |" + (" |" if ref_sweep else "") + " | | | 0 |")
