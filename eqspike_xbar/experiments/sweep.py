@@ -229,8 +229,11 @@ class Sweep:
             write_status(self.path, "finished", **self.counts())
             return self.dataset()
         write_status(self.path, "running", **self.counts())
+        # in grid order (Dask would otherwise start the last submitted first): a sweep stopped part-way has
+        # its first axis values done, as the sweep files promise
         futures = {client.submit(run_point, p.config, str(self.point_dir(p).resolve()), pure=False,
-                                 key=f"{self.path.name}/{p.pid}-{time.time_ns()}"): p for p in todo}
+                                 key=f"{self.path.name}/{p.pid}-{time.time_ns()}", priority=len(todo) - i): p
+                   for i, p in enumerate(todo)}
         bar = tqdm(total=len(todo), desc=f"sweep {self.path.name}", unit="point", disable=None if progress else True)
         try:
             for fut in as_completed(futures):
