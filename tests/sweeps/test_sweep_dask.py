@@ -151,3 +151,18 @@ def test_cli_bad_input(argv, message, write_sweep, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_one_worker_runs_the_points_in_grid_order(write_sweep, tmp_path, monkeypatch):
+    """A sweep stopped part-way has its first axis values done: points start in grid order."""
+    f = write_sweep({"learning.beta": [0.5, 1.0, 0.25], "seeds": [0]})
+    order, record = [], Sweep.record
+
+    def remember(self, p, result):
+        order.append(p.pid)
+        record(self, p, result)
+
+    monkeypatch.setattr(Sweep, "record", remember)
+    assert main(["sweep", str(f), "--runs-dir", str(tmp_path / "runs"), "--run-id", "s", "--workers", "1",
+                 "--no-progress"]) == 0
+    assert order == sorted(order) and len(order) == 3
