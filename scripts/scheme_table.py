@@ -7,7 +7,8 @@
     .venv/bin/python scripts/scheme_table.py runs/<circuit-sweep> --float runs/<best-scheme-sweep> \
         [runs/<device-run> ...] --label "device fidelity"   # sweep_best_scheme_circuit against
                                            # the device sweep (run folders: devices it lacks)
-    .venv/bin/python scripts/scheme_table.py runs/<sweep-id> --bits     # sweep_bits: device x bits
+    .venv/bin/python scripts/scheme_table.py runs/<sweep-id> --bits [--schemes runs/<schemes-sweep>]
+                                           # sweep_bits: device x bits
 
 Device x scheme: test accuracy after the sweep's epoch, pulses and energy per training image per
 cell, with NeuroSim V3's published online-training accuracy (MLP 400-100-10, SGD; DESIGN.md)
@@ -133,9 +134,27 @@ def seeds_table(folder: str, ref_folders=(), label: str = "float network") -> in
     return 0
 
 
-def bits_table(folder: str) -> int:
-    """Device x accumulator bits sweep: test accuracy per cell (0 = float32)."""
+def _schemes_float32(folder: str | None) -> dict[str, float]:
+    """Test accuracy of the device x scheme sweep's mixed_precision cells (float32 χ), by device."""
+    if not folder:
+        return {}
     ds = xr.load_dataset(Path(folder) / "sweep.nc")
+    out = {}
+    for sch in ds["synapses_update"].values:
+        if "mixed_precision" not in str(sch):
+            continue
+        for dev in ds["synapses_device"].values:
+            p = ds.sel(synapses_update=sch, synapses_device=dev)
+            if str(p["status"].values) == "ok":
+                out[str(dev)] = float(p["test_accuracy"])
+    return out
+
+
+def bits_table(folder: str, schemes_folder: str | None = None) -> int:
+    """Device x accumulator bits sweep: test accuracy per cell (0 = float32; a float32 cell the
+    sweep has not run is taken from the device x scheme sweep's mixed_precision column, marked †)."""
+    ds = xr.load_dataset(Path(folder) / "sweep.nc")
+    f32 = _schemes_float32(schemes_folder)
     bits = [int(b) for b in ds["synapses_update_accumulator_bits"].values]
     order = sorted(range(len(bits)), key=lambda i: (bits[i] == 0, bits[i]))
     print("| device | " + " | ".join("float32" if bits[i] == 0 else f"{bits[i]} bits" for i in order) + " |")
@@ -145,6 +164,9 @@ def bits_table(folder: str) -> int:
         for i in order:
             p = ds.sel(synapses_device=dev, synapses_update_accumulator_bits=bits[i])
             status = str(p["status"].values)
+            if status != "ok" and bits[i] == 0 and str(dev) in f32:
+                cells.append(f"{100 * f32[str(dev)]:.2f} % †")
+                continue
             cells.append(f"{100 * float(p['test_accuracy']):.2f} %" if status == "ok" else
                          ("…" if status == "pending" else status))
         print(f"| {dev} | " + " | ".join(cells) + " |")
@@ -159,9 +181,10 @@ if __name__ == "__main__":
     ap.add_argument("--float", nargs="*", default=None, help="reference run folders (float network) or a device x seeds sweep folder: device x seeds table")
     ap.add_argument("--label", default="float network", help="what the --float runs are (default: float network)")
     ap.add_argument("--bits", action="store_true", help="device x accumulator-bits table")
+    ap.add_argument("--schemes", default=None, help="with --bits: the device x scheme sweep, for float32 cells")
     a = ap.parse_args()
     if a.bits:
-        sys.exit(bits_table(a.sweep))
+        sys.exit(bits_table(a.sweep, a.schemes))
     if a.float is not None:
         sys.exit(seeds_table(a.sweep, a.float, a.label))
     sys.exit(main(a.sweep))
