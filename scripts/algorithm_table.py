@@ -24,6 +24,7 @@ import xarray as xr
 
 from eqspike_xbar.algorithms import ALGORITHMS
 from eqspike_xbar.config import EnergyConfig
+from eqspike_xbar.experiments.seeds import fmt_pct
 from eqspike_xbar.experiments.main_report import algorithm_summary, fmt_seconds, published_row
 from eqspike_xbar.report import fmt_joules, table
 
@@ -95,13 +96,6 @@ def load_runs(folder: Path) -> list[dict]:
     return out
 
 
-def _accuracy(values) -> str:
-    v = np.asarray(values, dtype=float)
-    if v.size == 1:
-        return f"{100 * v[0]:.2f} % (one seed)"
-    return f"{100 * v.mean():.2f} ± {100 * v.std(ddof=1):.2f} % ({v.size} seeds)"
-
-
 def build_table(folders: list[Path]) -> str:
     groups: dict[tuple, dict[int, dict]] = {}
     notes = []
@@ -133,7 +127,7 @@ def build_table(folders: list[Path]) -> str:
         epochs = sorted({e["epochs"] for e in entries})
         steps = {e["step_s"] for e in entries}
         step_s = first["step_s"] if len(steps) == 1 else float("nan")
-        rows.append([f"`{algo}`", f"`{fid}`", words, f"{data}, {layers}", _accuracy(acc),
+        rows.append([f"`{algo}`", f"`{fid}`", words, f"{data}, {layers}", fmt_pct(acc, one_seed=True),
                      "/".join(map(str, epochs)),
                      fmt_joules(float(np.mean([e["train_J"] for e in entries]))),
                      fmt_joules(float(np.mean([e["inference_J"] for e in entries]))),

@@ -25,6 +25,13 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from eqspike_xbar.experiments.seeds import fmt_pct
+
+
+def _pct(values) -> str:
+    return "…" if len(values) == 0 else fmt_pct(values, one_seed=True, count=False)
+
+
 NEUROSIM_V3 = {"ag_asi": "~72 %", "taox_hfox": "~80 %", "pcmo": "~33 %", "alox_hfo2": "~20 %",
                "epiram": "~92 %", "hzo_fefet": "~88 %"}
 
@@ -64,16 +71,6 @@ def main(folder: str) -> int:
     return 0
 
 
-def _ms(values, digits: int = 2) -> str:
-    """mean ± sample sd (percent), or the single value with "one seed"."""
-    v = 100 * np.asarray(values, dtype=float)
-    if v.size == 0:
-        return "…"
-    if v.size == 1:
-        return f"{v[0]:.{digits}f} % (one seed)"
-    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f} %"
-
-
 def _runs(folders) -> list[tuple[str, int, xr.Dataset]]:
     """(device, seed, metrics) of each run folder."""
     out = []
@@ -108,7 +105,7 @@ def seeds_table(folder: str, ref_folders=(), label: str = "float network") -> in
     if ref_runs and not ref_sweep:
         acc = [m.test_accuracy.values for m in ref_runs.values()]
         print(f"Reference, {label} ({len(acc)} seeds): " + " / ".join(
-            _ms([a[e] for a in acc]) for e in range(min(len(a) for a in acc))) + "\n")
+            _pct([a[e] for a in acc]) for e in range(min(len(a) for a in acc))) + "\n")
     print("| device | test accuracy, epochs 1 / 2 / 3 | " + (f"last epoch, {label} | " if ref_sweep else "")
           + f"below the {label} (paired by seed) | pulses / training image (last epoch) | training energy / image | seeds |")
     print("|---|---|---|---|---|---|" + ("---|" if ref_sweep else ""))
@@ -123,8 +120,8 @@ def seeds_table(folder: str, ref_folders=(), label: str = "float network") -> in
             continue
         acc = np.array([m.test_accuracy.values for m in runs.values()])
         last = acc.shape[1] - 1
-        per_epoch = " / ".join(_ms(acc[:, e]) for e in range(acc.shape[1]))
-        ref_cell = (_ms([a[last] for a in ref_acc.values()]) + " | ") if ref_sweep else ""
+        per_epoch = " / ".join(_pct(acc[:, e]) for e in range(acc.shape[1]))
+        ref_cell = (_pct([a[last] for a in ref_acc.values()]) + " | ") if ref_sweep else ""
         gaps = [ref_acc[s][last] - m.test_accuracy.values[-1] for s, m in runs.items() if s in ref_acc]
         gap = ("–" if not gaps else f"{100 * np.mean(gaps):.2f}" + (f" ± {100 * np.std(gaps, ddof=1):.2f}" if len(gaps) > 1 else "")
                + " points (" + " / ".join(f"{100 * g:.2f}" for g in gaps) + ")")

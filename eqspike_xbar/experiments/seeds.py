@@ -142,12 +142,15 @@ def summary(values) -> tuple[float, float, int]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0, int(v.size)
 
 
-def fmt_pct(values) -> str:
-    """``95.12 ± 0.40 % (3 seeds)`` or ``95.12 %`` for one value."""
+def fmt_pct(values, one_seed: bool = False, count: bool = True) -> str:
+    """``95.12 ± 0.40 % (3 seeds)`` or ``95.12 %`` for one value (``95.12 % (one seed)`` with
+    ``one_seed``); ``count = False`` leaves out the number of seeds."""
     m, sd, n = summary(values)
     if n == 0:
         return "–"
-    return f"{100 * m:.2f} %" if n == 1 else f"{100 * m:.2f} ± {100 * sd:.2f} % ({n} seeds)"
+    if n == 1:
+        return f"{100 * m:.2f} %" + (" (one seed)" if one_seed else "")
+    return f"{100 * m:.2f} ± {100 * sd:.2f} %" + (f" ({n} seeds)" if count else "")
 
 
 def final(ds: xr.Dataset, var: str):
