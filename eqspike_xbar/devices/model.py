@@ -255,6 +255,13 @@ class DeviceArray:
         d = self._dev
         return np.where(d["stuck"], self._g, self._drifted(self._g, self._t, d["gmin"], d["nu"]))
 
+    def conductance_at(self, index) -> np.ndarray:
+        """:meth:`conductance` of the devices at flat ``index`` only (no copy of the whole array
+        when nothing drifts)."""
+        if not (self._t_any and self.effects.drift and self.params.drift.nu > 0):
+            return self._g.reshape(-1)[index]
+        return self.conductance().reshape(-1)[index]
+
     def _drifted(self, g, t, gmin, nu):
         """G − Gmin relaxed by ((t + t0)/t0)^(−nu) after t seconds (no drift when switched off)."""
         if not (self.effects.drift and self.params.drift.nu > 0):

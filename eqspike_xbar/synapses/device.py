@@ -95,12 +95,18 @@ class DeviceSynapses(SynapseLayer):
 
     def _refresh(self) -> None:
         """New minibatch: read both arrays once (read noise) and cache what reads need."""
-        idx, self._programmed = self._programmed, []
+        idx, self._programmed = self._to_reread(), []
         if idx is not None and self.incremental_reads and self._exact_reads():
-            self._reread(np.unique(np.concatenate(idx)) if idx else np.zeros(0, dtype=np.intp))
+            self._reread(idx)
             return
         self._g_read = (self.gp.read(), self.gn.read())
         self._derive()
+
+    def _to_reread(self) -> np.ndarray | None:
+        """Flat indices of the pairs programmed since the last read (None: every pair)."""
+        if self._programmed is None:
+            return None
+        return np.unique(np.concatenate(self._programmed)) if self._programmed else np.zeros(0, dtype=np.intp)
 
     def _reread(self, idx: np.ndarray) -> None:
         """Exact reads, only the pairs at flat ``idx`` changed: update the cached reads and W there
@@ -111,7 +117,7 @@ class DeviceSynapses(SynapseLayer):
         n_cols = self._W.shape[1]
         old = self._g_read[0].reshape(-1)[idx] + self._g_read[1].reshape(-1)[idx]
         for read, arr in zip(self._g_read, (self.gp, self.gn)):
-            read.reshape(-1)[idx] = arr._g.reshape(-1)[idx]
+            read.reshape(-1)[idx] = arr.conductance_at(idx)
         gp, gn = self._g_read[0].reshape(-1)[idx], self._g_read[1].reshape(-1)[idx]
         self._W.reshape(-1)[idx] = ((gp - gn) / self.s_per_weight).astype(self.dtype)
         change = (gp + gn) - old
@@ -156,6 +162,8 @@ class DeviceSynapses(SynapseLayer):
         Books energy and pulses."""
         hs = self.params.half_select
         half = hs.set_rel > 0 or hs.reset_rel > 0 or hs.voltage_V > 0
+        # disturbed devices all over the pulsed rows and columns: the next read reads every pair
+        disturbs = self.gp.effects.half_select and (hs.set_rel > 0 or hs.reset_rel > 0)
         e, pulses = 0.0, 0
         for n_plus, n_minus in rounds:
             before = self.gp.pulses + self.gn.pulses
@@ -163,9 +171,9 @@ class DeviceSynapses(SynapseLayer):
             pulses += self.gp.pulses + self.gn.pulses - before
             if self._programmed is not None:  # the pairs to read again (None: every pair)
                 self._programmed += [self.gp.last_index, self.gn.last_index]
+            if disturbs:
+                self._programmed = None
             if half:  # half-selected devices of every pulse
-                if self.gp.effects.half_select and (hs.set_rel > 0 or hs.reset_rel > 0):
-                    self._programmed = None  # disturbed devices all over the rows and columns: read all
                 from ..devices.model import half_select_counts
 
                 for arr, n in ((self.gp, n_plus), (self.gn, n_minus)):
@@ -212,8 +220,7 @@ class DeviceSynapses(SynapseLayer):
              "line_sums_rows": self._line_sums[0].copy(), "line_sums_cols": self._line_sums[1].copy(),
              # pairs programmed since the last read (e.g. a Tiki-Taka drain after its update): read at the next
              "programmed_all": np.array(self._programmed is None),
-             "programmed": (np.unique(np.concatenate(self._programmed)) if self._programmed
-                            else np.zeros(0, dtype=np.intp))}
+             "programmed": np.zeros(0, dtype=np.intp) if self._programmed is None else self._to_reread()}
         for name, arr in (("gp", self.gp), ("gn", self.gn)):
             for k, v in arr.state_dict().items():
                 d[f"{name}_{k}"] = v
