@@ -16,15 +16,38 @@ from . import io
 from .energy import COMPONENTS
 
 
+#: SI prefixes from 1 down to femto (the range of this project's energies and times)
+PREFIXES = (("", 1.0), ("m", 1e-3), ("µ", 1e-6), ("n", 1e-9), ("p", 1e-12), ("f", 1e-15))
+
+
+def si_prefix(x: float, smallest: float = 1e-15) -> tuple[str, float] | None:
+    """(prefix, scale) of the largest prefix down to ``smallest`` with |x| >= scale; None below."""
+    for prefix, scale in PREFIXES:
+        if scale < smallest:
+            break
+        if abs(x) >= scale:
+            return prefix, scale
+    return None
+
+
+def fmt_si(x: float, unit: str, smallest: float = 1e-15) -> str:
+    """``x`` with an SI prefix, 3 significant digits (unprefixed below ``smallest``)."""
+    ps = si_prefix(x, smallest)
+    return f"{x:.3g} {unit}" if ps is None else f"{x / ps[1]:.3g} {ps[0]}{unit}"
+
+
 def fmt_joules(x: float) -> str:
     if x == 0:
         return "0"
     if not math.isfinite(x):
         return "–"
-    for unit, scale in (("J", 1), ("mJ", 1e-3), ("µJ", 1e-6), ("nJ", 1e-9), ("pJ", 1e-12), ("fJ", 1e-15)):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g} {unit}"
-    return f"{x:.3g} J"
+    return fmt_si(x, "J")
+
+
+def fmt_seconds(x: float) -> str:
+    if not math.isfinite(x):
+        return "–"
+    return fmt_si(x, "s", smallest=1e-9)
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

@@ -25,8 +25,8 @@ import xarray as xr
 from eqspike_xbar.algorithms import ALGORITHMS
 from eqspike_xbar.config import EnergyConfig
 from eqspike_xbar.experiments.seeds import fmt_pct
-from eqspike_xbar.experiments.main_report import algorithm_summary, fmt_seconds, published_row
-from eqspike_xbar.report import fmt_joules, table
+from eqspike_xbar.experiments.main_report import algorithm_summary, published_row
+from eqspike_xbar.report import fmt_joules, fmt_seconds, table
 
 FIDELITY_ORDER = {"ideal": 0, "device": 1, "circuit": 2}
 

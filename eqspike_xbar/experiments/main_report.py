@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import report as R
+from ..report import fmt_seconds
 from ..algorithms import ALGORITHMS
 from ..energy import COMPONENTS
 from .seeds import final, fmt_pct, seed_mean, summary
@@ -283,15 +284,6 @@ def _points(values) -> str:
 
 
 # ------------------------------------------------------------------ learning algorithm
-def fmt_seconds(x: float) -> str:
-    if not np.isfinite(x):
-        return "–"
-    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g} {unit}"
-    return f"{x:.3g} s"
-
-
 def algorithm_summary(ds, time_step_s: float) -> dict:
     """The learning-algorithm figures of one run (one fidelity; with or without a ``seed``
     dimension): final test accuracy per seed, energy per training / inference sample (mean over

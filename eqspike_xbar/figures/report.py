@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..energy import COMPONENTS
+from ..report import si_prefix
 from . import plt
 from .stdp import draw_rule_stdp
 from .training import draw_band
@@ -35,10 +36,8 @@ def plot_learning_curves(metrics: dict):
 def _si(values):
     """A scale and unit (J) that makes the largest of ``values`` read between 1 and 1000."""
     top = float(np.nanmax(np.abs(values))) if np.size(values) else 0.0
-    for unit, scale in (("J", 1), ("mJ", 1e-3), ("µJ", 1e-6), ("nJ", 1e-9), ("pJ", 1e-12), ("fJ", 1e-15)):
-        if top >= scale:
-            return scale, unit
-    return 1e-18, "aJ"
+    ps = si_prefix(top)
+    return (ps[1], f"{ps[0]}J") if ps else (1e-18, "aJ")
 
 
 def plot_energy(metrics: dict, which: str = "energy_train"):
