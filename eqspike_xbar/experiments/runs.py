@@ -114,13 +114,6 @@ def read_status(run_dir) -> dict:
         return {}
 
 
-def load_experiment(path, set_texts=(), extra: list[dict] = (), data_dir: str | None = None):
-    """The experiment config of ``path`` (None: defaults) with ``--set`` texts and ``extra``
-    overrides; a bad value is blamed on the flag that set it (``--set KEY=VALUE: ...``),
-    or on the file when the file alone is already wrong."""
-    return load_experiment_seeds(path, set_texts, extra, data_dir)[0]
-
-
 def pop_seeds(d: dict):
     """``[run] seeds`` while the config schema has no such key: taken out before validation."""
     import dataclasses
@@ -136,9 +129,11 @@ def pop_seeds(d: dict):
 
 
 def load_experiment_seeds(path, set_texts=(), extra: list[dict] = (), data_dir: str | None = None):
-    """:func:`load_experiment` and the seeds the config asks for (``[run] seeds``, or None)."""
+    """The experiment config of ``path`` (None: defaults) with ``--set`` texts and ``extra``
+    overrides, and the seeds it asks for (``[run] seeds``, or None); a bad value is blamed on
+    the flag that set it (``--set KEY=VALUE: ...``), or on the file when the file alone is
+    already wrong."""
     from ..config import experiment_from_mapping
-    from .seeds import check_seeds
 
     base = read_toml(path) if path else {}
     sets = [(t, parse_override(t)) for t in set_texts]
@@ -146,15 +141,9 @@ def load_experiment_seeds(path, set_texts=(), extra: list[dict] = (), data_dir: 
     full = base
     for o in [o for _, o in sets] + fixed:
         full = merge(full, o)
-    full, seeds = pop_seeds(full)
-    base, _ = pop_seeds(base)
-    if seeds is not None:
-        seeds = check_seeds(seeds, "run.seeds")
     try:
         cfg = experiment_from_mapping(full)
-        if seeds is None and hasattr(cfg.run, "seeds"):
-            seeds = list(cfg.run.seeds) or None
-        return cfg, seeds
+        return cfg, list(cfg.run.seeds) or None
     except ConfigError as exc:
         msg = str(exc)
         source = str(path) if path else "config"
