@@ -115,13 +115,9 @@ def read_status(run_dir) -> dict:
 
 
 def pop_seeds(d: dict):
-    """``[run] seeds`` while the config schema has no such key: taken out before validation."""
-    import dataclasses
-
-    from ..config import RunConfig
-
+    """(the config mapping without ``[run] seeds``, those seeds or None)."""
     run = d.get("run")
-    if not isinstance(run, dict) or "seeds" not in run or "seeds" in {f.name for f in dataclasses.fields(RunConfig)}:
+    if not isinstance(run, dict) or "seeds" not in run:
         return d, None
     run = dict(run)
     seeds = run.pop("seeds")

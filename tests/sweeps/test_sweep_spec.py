@@ -35,6 +35,17 @@ def test_base_relative_to_sweep_file_and_nested_tables(tmp_path):
         == (7, 0.3, 0.5, 20)
 
 
+def test_a_base_configs_seeds_do_not_reach_the_points(tmp_path):
+    """A sweep's seeds are its `seeds` axis: a base with [run] seeds (e.g. the main job's config)
+    gives points that train one seed each, also when one is resumed with `train --resume`."""
+    (tmp_path / "base.toml").write_text("[run]\nseeds = [0, 1, 2]\n[learning]\nepochs = 1\n")
+    f = tmp_path / "s.toml"
+    f.write_text('base = "base.toml"\n[axes]\nseeds = [3, 4]\n')
+    points = load_sweep(f).points()
+    assert [p.config["run"]["seed"] for p in points] == [3, 4]
+    assert all(not p.config["run"].get("seeds") for p in points)
+
+
 @pytest.mark.parametrize(
     "doc, message",
     [
