@@ -69,8 +69,8 @@ def build_report(run_dir: Path, cfg, n_train: int, metrics: dict, conductances: 
         for f, ds in per_seed.items():
             if f == "ideal":
                 continue
-            m, sd, n = summary(final(ds, "test_accuracy") - ref if len(ref) == len(final(ds, "test_accuracy"))
-                               else [np.nanmean(final(ds, "test_accuracy")) - np.nanmean(ref)])
+            acc = final(ds, "test_accuracy")
+            m, sd, n = summary(acc - ref if len(ref) == len(acc) else [np.nanmean(acc) - np.nanmean(ref)])
             diffs.append(f"{f}: {100 * m:+.2f}" + (f" ± {100 * sd:.2f}" if n > 1 else "") + " points against ideal")
         acc_md += "\n\n" + "; ".join(diffs) + (" (paired by seed)" if many else "")
     if many:
@@ -361,8 +361,8 @@ def algorithm_section(cfg, per_seed: dict) -> str:
     md.append("Energy per sample by component (last epoch; mean over seeds):\n\n" + R.table(head, comp_rows))
     pub = algo.published
     if pub is not None:
-        ref = sums.get("circuit") or sums.get("device") or first
-        ref_fid = next(f for f, s in sums.items() if s is ref)
+        ref_fid = next((f for f in ("circuit", "device") if f in sums), next(iter(sums)))
+        ref = sums[ref_fid]
         md.append(
             f"{pub.hardware}'s figures are measured on the chip for {pub.task} ({pub.source}); this run's are the "
             f"sum of the per-event energies of the `[energy]` section and the simulated crossbar reads and "

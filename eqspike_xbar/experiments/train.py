@@ -233,6 +233,8 @@ class Trainer:
         for k, u in units.items():
             if k in ds:
                 ds[k].attrs["units"] = u
+        # wall time: this process's clock, or what status.json recorded (a finished run loaded back)
+        st = {} if self.clock.started else read_status(self.run_dir)
         ds.attrs.update(
             run_id=self.run_dir.name,
             dataset=self.cfg.data.name,
@@ -249,9 +251,8 @@ class Trainer:
             **{f"update_{k}": (int(v) if isinstance(v, bool) else v)
                for k, v in hardware_summary(self.net.synapses).items()},
             config_toml=self.cfg.to_toml(),
-            wall_time_s=self.clock.elapsed_s() if self.clock.started else float(
-                read_status(self.run_dir).get("elapsed_s", float("nan"))),
-            stretches=self.clock.stretch if self.clock.started else int(read_status(self.run_dir).get("stretches", 0)),
+            wall_time_s=self.clock.elapsed_s() if self.clock.started else float(st.get("elapsed_s", float("nan"))),
+            stretches=self.clock.stretch if self.clock.started else int(st.get("stretches", 0)),
         )
         ds.attrs["wall_time_s_description"] = "wall time of the run folder, summed over every (resumed) stretch"
         return ds
