@@ -81,9 +81,8 @@ def _runs(folders) -> list[tuple[str, int, xr.Dataset]]:
     return out
 
 
-def _sweep_runs(folder, dev) -> dict[int, xr.Dataset]:
-    """The finished runs of one device of a device x seeds sweep, by seed."""
-    ds = xr.load_dataset(Path(folder) / "sweep.nc")
+def _sweep_runs(ds: xr.Dataset, folder, dev) -> dict[int, xr.Dataset]:
+    """The finished runs of one device of a device x seeds sweep (``ds``: its sweep.nc), by seed."""
     if dev not in ds["synapses_device"].values:
         return {}
     out = {}
@@ -100,25 +99,25 @@ def seeds_table(folder: str, ref_folders=(), label: str = "float network") -> in
     image in the last epoch, training energy per image."""
     ds = xr.load_dataset(Path(folder) / "sweep.nc")
     ref_sweep = next((f for f in ref_folders if (Path(f) / "sweep.nc").exists()), None)
+    ref_ds = xr.load_dataset(Path(ref_sweep) / "sweep.nc") if ref_sweep else None
     runs_given = _runs([f for f in ref_folders if f != ref_sweep])
     ref_runs = {seed: m for _, seed, m in runs_given}
     if ref_runs and not ref_sweep:
         acc = [m.test_accuracy.values for m in ref_runs.values()]
         print(f"Reference, {label} ({len(acc)} seeds): " + " / ".join(
             _pct([a[e] for a in acc]) for e in range(min(len(a) for a in acc))) + "\n")
-    print("| device | test accuracy, epochs 1 / 2 / 3 | " + (f"last epoch, {label} | " if ref_sweep else "")
-          + f"below the {label} (paired by seed) | pulses / training image (last epoch) | training energy / image | seeds |")
-    print("|---|---|---|---|---|---|" + ("---|" if ref_sweep else ""))
+    rows, n_epochs = [], 0
     for dev in ds["synapses_device"].values:
-        runs = _sweep_runs(folder, dev)
-        ref = _sweep_runs(ref_sweep, dev) if ref_sweep else ref_runs
+        runs = _sweep_runs(ds, folder, dev)
+        ref = _sweep_runs(ref_ds, ref_sweep, dev) if ref_sweep else ref_runs
         if ref_sweep and not ref:  # a device the sweep has not reached: the run folders given for it
             ref = {seed: m for d, seed, m in runs_given if d == str(dev)}
         ref_acc = {s: m.test_accuracy.values for s, m in ref.items()}
         if not runs:
-            print(f"| {dev} | … |" + (" |" if ref_sweep else "") + " | | | 0 |")
+            rows.append(f"| {dev} | … |" + (" |" if ref_sweep else "") + " | | | 0 |")
             continue
         acc = np.array([m.test_accuracy.values for m in runs.values()])
+        n_epochs = max(n_epochs, acc.shape[1])
         last = acc.shape[1] - 1
         per_epoch = " / ".join(_pct(acc[:, e]) for e in range(acc.shape[1]))
         ref_cell = (_pct([a[last] for a in ref_acc.values()]) + " | ") if ref_sweep else ""
@@ -127,7 +126,12 @@ def seeds_table(folder: str, ref_folders=(), label: str = "float network") -> in
                + " points (" + " / ".join(f"{100 * g:.2f}" for g in gaps) + ")")
         pulses = np.mean([float(m.pulses_train_per_image.values[-1]) for m in runs.values()])
         energy = np.mean([float(m.energy_train_total_J.values[-1]) for m in runs.values()])
-        print(f"| {dev} | {per_epoch} | {ref_cell}{gap} | {pulses:,.1f} | {energy * 1e6:.2f} µJ | {len(runs)} |")
+        rows.append(f"| {dev} | {per_epoch} | {ref_cell}{gap} | {pulses:,.1f} | {energy * 1e6:.2f} µJ | {len(runs)} |")
+    epochs = " / ".join(map(str, range(1, n_epochs + 1))) or "…"
+    print(f"| device | test accuracy, epochs {epochs} | " + (f"last epoch, {label} | " if ref_sweep else "")
+          + f"below the {label} (paired by seed) | pulses / training image (last epoch) | training energy / image | seeds |")
+    print("|---|---|---|---|---|---|" + ("---|" if ref_sweep else ""))
+    print("\n".join(rows))
     return 0
 
 
