@@ -183,12 +183,9 @@ def overrides_from_args(args) -> list[dict]:
     return out
 
 
-def resume_config(run_dir, overrides: list[dict] = ()) -> dict:
-    """The resolved config of an existing run folder, with ``overrides`` merged in."""
+def resume_config(run_dir) -> dict:
+    """The resolved config of an existing run folder (a RunFolderError when it is none)."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.toml").is_file():
         raise RunFolderError(f"{run_dir} is not a run folder (no config.toml): nothing to resume")
-    base = read_toml(run_dir / "config.toml", error=RunFolderError)
-    for o in overrides:
-        base = merge(base, o)
-    return base
+    return read_toml(run_dir / "config.toml", error=RunFolderError)
