@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 
-from . import __version__
+from . import __version__, io
 from .errors import EqSpikeXbarError
 
 # Modules providing `register(subparsers)`; each adds one or more sub-commands.
@@ -55,9 +55,9 @@ def main(argv=None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    # `kill` (SIGTERM) unwinds like Ctrl-C: half-written temporary files are removed, the
-    # status says "interrupted"; only `kill -9` leaves them (removed again on --resume)
-    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
+    # `kill` (SIGTERM) unwinds like Ctrl-C, after the file being written (if any) is complete:
+    # the status says "interrupted"; only `kill -9` leaves temporaries (removed on --resume)
+    previous = {s: signal.signal(s, io.interrupt) for s in (signal.SIGINT, signal.SIGTERM)} if _main_thread() else {}
     try:
         return int(args.func(args) or 0)
     except EqSpikeXbarError as exc:
@@ -67,12 +67,8 @@ def main(argv=None) -> int:
         print("eqspike-xbar: interrupted; results written so far are kept", file=sys.stderr)
         return 130
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _terminate(signum, frame):
-    raise KeyboardInterrupt
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _main_thread() -> bool:

@@ -2,6 +2,11 @@
 
 Everything the package writes into a run folder goes through these functions (write to a
 temporary file in the same folder, fsync, ``os.replace``).
+
+A stop request (Ctrl-C, ``kill``) that arrives while a file is being written waits until the
+write is done: an exception raised inside a NetCDF/HDF5 call can leave the library's global
+lock held (the next write hangs) or a half-closed file that crashes the interpreter at exit.
+``cli.main`` installs :func:`interrupt` as the SIGINT/SIGTERM handler.
 """
 from __future__ import annotations
 
@@ -12,6 +17,33 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import RunFolderError
+
+
+_WRITING = 0            # depth of writes in progress in this process
+_PENDING = False        # a stop request arrived during one of them
+
+
+def interrupt(signum=None, frame=None):
+    """Signal handler: raise KeyboardInterrupt now, or at the end of the write in progress."""
+    global _PENDING
+    if _WRITING:
+        _PENDING = True
+    else:
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def uninterrupted():
+    """Run the block to its end before a stop request that arrives inside it is honoured."""
+    global _WRITING, _PENDING
+    _WRITING += 1
+    try:
+        yield
+    finally:
+        _WRITING -= 1
+        if not _WRITING and _PENDING:
+            _PENDING = False
+            raise KeyboardInterrupt
 
 
 @contextmanager
@@ -25,10 +57,11 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
     except OSError as exc:
         raise RunFolderError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        yield Path(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with uninterrupted():
+            yield Path(tmp)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
     except OSError as exc:
         _unlink(tmp)
         raise RunFolderError(f"cannot write {path}: {exc.strerror or exc}") from None

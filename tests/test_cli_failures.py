@@ -142,6 +142,23 @@ def test_sigterm_leaves_no_temporary_files(tmp_path):
     assert '"interrupted"' in (run_dir / "status.json").read_text()
 
 
+def test_stop_request_during_a_write_waits_for_the_write(tmp_path):
+    # Ctrl-C / kill inside a NetCDF write used to leave HDF5's lock held or a half-closed file
+    # (a hang, or a crash at exit): the request is honoured once the file is complete
+    import xarray as xr
+
+    path = tmp_path / "m.nc"
+    with pytest.raises(KeyboardInterrupt):
+        with io.atomic_path(path) as tmp:
+            xr.Dataset({"a": ("x", np.arange(3.0))}).to_netcdf(tmp)
+            io.interrupt(signal.SIGTERM, None)
+            (tmp_path / "after").write_text("the block ran to its end")
+    assert (tmp_path / "after").exists() and io.temporaries(tmp_path) == []
+    assert xr.load_dataset(path)["a"].values.tolist() == [0.0, 1.0, 2.0]
+    with pytest.raises(KeyboardInterrupt):
+        io.interrupt(signal.SIGTERM, None)   # outside a write: at once
+
+
 def test_device_fit_unknown_header(tmp_path, capsys):
     csv = tmp_path / "x.csv"
     csv.write_text("foo,conductance_S\n1,2\n")
