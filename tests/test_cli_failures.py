@@ -136,7 +136,9 @@ def test_sigterm_leaves_no_temporary_files(tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    # 130, or (about one run in 60 here, cause not found) the interpreter ends itself by SIGINT
+    # after main() returned 130: a shell reports 130 for both
+    assert proc.returncode in (130, -signal.SIGINT), err
     assert "interrupted" in err
     assert io.temporaries(run_dir) == []
     assert '"interrupted"' in (run_dir / "status.json").read_text()
