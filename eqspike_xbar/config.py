@@ -315,9 +315,12 @@ class UpdateConfig:
     polarity: Literal["pair", "single"] = "pair"
     """coincidence: 'pair' — a + coincidence fires SET on G+ and RESET on G− (− the opposite);
     'single' — a + coincidence fires SET on G+ only, a − coincidence SET on G− only."""
-    threshold: float = 1.0
+    threshold: float | Literal["auto"] = 1.0
     """mixed_precision: pulse steps the accumulator must hold before its pair is pulsed (its
-    whole steps are fired, the remainder kept); tiki_taka with a digital buffer: the same for H."""
+    whole steps are fired, the remainder kept); tiki_taka with a digital buffer: the same for H.
+    'auto': the device's cycle-to-cycle σ of one pulse pair in pair steps, c2c_sigma·levels/√2,
+    rounded up, at least 1 (TaOx/HfOx 4, Ag:a-Si 3, AlOx/HfO2 2, Gong fit 24, the others 1): a
+    pair fires once its wish is as large as one firing's noise. Measured on MNIST (README)."""
     accumulator_bits: int = 0
     """mixed_precision (and tiki_taka's buffer): bits per synapse of the accumulator, signed
     fixed point, saturating, increments stochastically rounded to its LSB; 0: float32 (32 bits)."""
@@ -356,13 +359,15 @@ class UpdateConfig:
         if self.scheme not in SCHEMES:
             raise ConfigError(
                 f"synapses.update.scheme {self.scheme!r} is unknown; available: {', '.join(sorted(SCHEMES))}")
-        for k in ("threshold", "transfer_lr", "a_gain"):
+        for k in ("transfer_lr", "a_gain"):
             v = getattr(self, k)
             if not math.isfinite(v) or v <= 0:
                 raise ConfigError(f"synapses.update.{k} must be > 0, got {v}")
-        if self.threshold < 1:
-            raise ConfigError(f"synapses.update.threshold must be >= 1 pulse step (whole steps fire), got {self.threshold}")
-        if self.accumulator_bits and self.accumulator_range and self.accumulator_range <= self.threshold:
+        if self.threshold != "auto" and self.threshold < 1:
+            raise ConfigError(f"synapses.update.threshold must be >= 1 pulse step (whole steps fire) or 'auto', "
+                              f"got {self.threshold}")
+        if (self.accumulator_bits and self.accumulator_range and self.threshold != "auto"
+                and self.accumulator_range <= self.threshold):
             raise ConfigError(f"synapses.update.accumulator_range ({self.accumulator_range}) must exceed the threshold "
                               f"({self.threshold}): a saturated accumulator below it never fires")
         for k in ("transfer_every", "transfer_columns"):
@@ -427,6 +432,15 @@ class SynapseConfig:
             self._device_params = resolve_device(self.device, self.device_overrides, self.on_off_ratio)
         except DeviceModelError as exc:
             raise ConfigError(f"synapses.device: {exc}") from None
+        u = self.update
+        if u.threshold == "auto" and u.accumulator_bits and u.accumulator_range:
+            from .synapses.schemes import auto_threshold
+
+            theta = auto_threshold(self._device_params, "c2c" not in self.effects_off)
+            if u.accumulator_range <= theta:
+                raise ConfigError(f"synapses.update.accumulator_range ({u.accumulator_range}) must exceed the threshold "
+                                  f"('auto': {theta:g} pulse steps on {self.device}): a saturated accumulator below it "
+                                  "never fires")
 
 
 @dataclass

@@ -65,8 +65,12 @@ def _settings(config: dict, fidelity: str) -> tuple[str, tuple]:
         upd = syn.get("update", {})
         scheme = upd.get("scheme", "minibatch_sum")
         words = f"{syn.get('device', '?')}, `{scheme}`" + (
-            f" θ = {upd['threshold']:g}" if "threshold" in upd and scheme in ("mixed_precision", "tiki_taka") else "")
+            f" θ = {_steps(upd['threshold'])}" if "threshold" in upd and scheme in ("mixed_precision", "tiki_taka") else "")
     return words, tuple(sorted(flat.items()))
+
+
+def _steps(threshold) -> str:
+    return threshold if isinstance(threshold, str) else f"{threshold:g}"
 
 
 def load_runs(folder: Path) -> list[dict]:

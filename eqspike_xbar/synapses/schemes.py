@@ -35,6 +35,7 @@ joules. Scheme state (accumulators, buffers, A) is part of the layer's checkpoin
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import replace
 
@@ -60,6 +61,9 @@ class UpdateScheme(ABC):
 
     def __init__(self, layer, cfg):
         self.layer, self.cfg = layer, cfg
+        self.threshold = resolve_threshold(layer, cfg)
+        """Firing threshold in pulse steps (mixed_precision, tiki_taka's buffer): the configured
+        one, or for 'auto' the device's C2C σ of one pulse pair in pair steps, rounded up (>= 1)."""
 
     @abstractmethod
     def apply(self, rows: np.ndarray, cols: np.ndarray, scale: float) -> None:
@@ -198,10 +202,25 @@ class MinibatchSum(UpdateScheme):
         layer.program([(n, -n)])
 
 
-def _accumulator(layer, cfg) -> FixedPoint:
+def auto_threshold(params, c2c: bool = True) -> float:
+    """threshold = 'auto' for a device (DeviceParams): the cycle-to-cycle σ of one pulse pair
+    (SET + RESET, independent) in pair steps, √2·c2c_sigma·(Gmax − Gmin) / (2·(Gmax − Gmin)/levels)
+    = c2c_sigma·levels/√2, rounded up, at least 1 (1 with C2C switched off)."""
+    sigma = params.noise.c2c_sigma * params.conductance.levels / math.sqrt(2.0) if c2c else 0.0
+    return float(max(1, math.ceil(sigma - 1e-9)))
+
+
+def resolve_threshold(layer, cfg) -> float:
+    """The firing threshold in pulse steps: ``cfg.threshold``, or 'auto' for the layer's device."""
+    if cfg.threshold != "auto":
+        return float(cfg.threshold)
+    return auto_threshold(layer.params, layer.gp.effects.c2c)
+
+
+def _accumulator(layer, cfg, threshold: float) -> FixedPoint:
     """A per-synapse store of ``accumulator_bits`` (range: ``accumulator_range``, or 2·threshold)."""
     return FixedPoint((layer.n_pre, layer.n_post), cfg.accumulator_bits,
-                      cfg.accumulator_range or 2.0 * cfg.threshold, layer._rng)
+                      cfg.accumulator_range or 2.0 * threshold, layer._rng)
 
 
 def _rule_sum(rows, cols, scale) -> np.ndarray:
@@ -290,7 +309,7 @@ class MixedPrecision(UpdateScheme):
 
     def __init__(self, layer, cfg):
         super().__init__(layer, cfg)
-        self.chi = _accumulator(layer, cfg)
+        self.chi = _accumulator(layer, cfg, self.threshold)
 
     @property
     def bits_per_synapse(self):
@@ -303,7 +322,7 @@ class MixedPrecision(UpdateScheme):
         self._book_rule_sum(rows, cols, chi.word_bits)
         if self.cfg.verify:
             w_before = layer.read_pairs()
-        n = chi.take_whole(self.cfg.threshold)
+        n = chi.take_whole(self.threshold)
         layer.program([(n, -n)])
         if self.cfg.verify:  # read the pulsed pairs before and after; keep the shortfall in χ
             idx = np.flatnonzero(n)
@@ -320,7 +339,7 @@ class MixedPrecision(UpdateScheme):
 
     def diagnostics(self):
         v = self.chi.value
-        return {"accumulator_abs_mean_steps": float(np.abs(v).mean())}
+        return {"accumulator_abs_mean_steps": float(np.abs(v).mean()), "threshold_steps": self.threshold}
 
 
 @register_scheme("tiki_taka")
@@ -350,7 +369,7 @@ class TikiTaka(UpdateScheme):
         self.A = type(layer)(np.zeros(layer.weights.shape, dtype=layer.dtype), config=a_cfg, rng=rng,
                              layer=layer.layer)
         self.A.scheme.gain = cfg.a_gain
-        self.H = _accumulator(layer, cfg) if cfg.buffer == "digital" else None
+        self.H = _accumulator(layer, cfg, self.threshold) if cfg.buffer == "digital" else None
         self.updates = 0
         self.transfers = 0
         self.column = 0
@@ -392,12 +411,12 @@ class TikiTaka(UpdateScheme):
         drain = None  # what leaves A, in weight units
         if self.H is not None:  # TTv2: all of the read goes into the buffer
             self.H.add(steps, (slice(None), columns))
-            n[:, columns] = self.H.take_whole(cfg.threshold, (slice(None), columns))
+            n[:, columns] = self.H.take_whole(self.threshold, (slice(None), columns))
             self._book_memory(2 * a.size, self.H.word_bits)
             drain = a
         else:  # in memory: the whole steps of the read (|steps| >= threshold) fire on the weights,
             # and only what was moved leaves A (A keeps the remainder: an analog accumulator)
-            whole = np.where(np.abs(steps) >= cfg.threshold, np.trunc(steps), 0.0)
+            whole = np.where(np.abs(steps) >= self.threshold, np.trunc(steps), 0.0)
             n[:, columns] = whole.astype(np.int64)
             drain = self.chopper * whole * layer.pair_step / cfg.transfer_lr
         if cfg.a_drain:  # program those columns of A back (pulse trains on A's rows)

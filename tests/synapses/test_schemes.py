@@ -117,6 +117,24 @@ def test_mixed_precision_fires_only_past_the_threshold_and_verify_reads_are_coun
     assert syn.counters["scheme_read_J"] > 0
 
 
+@pytest.mark.parametrize("device, theta", [("taox_hfox", 4), ("ag_asi", 3), ("alox_hfo2", 2), ("epiram", 1),
+                                           ("hzo_fefet", 1), ("vteam_array", 1), ("gong2018_hfo2", 24)])
+def test_auto_threshold_is_one_pulse_pairs_c2c_noise_in_pair_steps(device, theta):
+    # 'auto' = ceil(σ of a pulse pair's C2C change / pair step); check it against the σ measured
+    # by firing one pulse pair on many mid-range pairs of the device (C2C alone switched on)
+    syn = layer((200, 100), {"scheme": "mixed_precision", "threshold": "auto"}, device=device,
+                effects_off=["d2d", "read_noise", "quantization", "stuck", "drift"])
+    assert syn.scheme.threshold == theta
+    ones = np.ones((200, 100), np.int64)
+    w0 = syn.read_pairs().copy()
+    syn.program([(ones, -ones)])
+    steps = ((syn.read_pairs() - w0) / syn.pair_step).ravel()
+    sigma = steps.std()
+    assert max(1, np.ceil(sigma * 0.93)) <= theta <= max(1, np.ceil(sigma * 1.07)), sigma
+    off = layer((2, 2), {"scheme": "mixed_precision", "threshold": "auto"}, device=device, effects_off=["c2c"])
+    assert off.scheme.threshold == 1
+
+
 @pytest.mark.parametrize("buffer", ["digital", "none"])
 def test_tiki_taka_transfers_what_was_accumulated_through_counted_reads(buffer):
     """Symmetric noiseless device: after every column was transferred, the weights equal the
@@ -207,7 +225,12 @@ def test_fixed_point_fires_what_it_was_given_when_the_lsb_does_not_divide_a_step
     (['synapses.update.scheme="magic"'], "synapses.update.scheme 'magic' is unknown; available: coincidence"),
     (['synapses.update.scheme="mixed_precision"'], "needs programmed devices"),  # on the ideal backend
     (['synapses.backend="device"', 'synapses.update.scheme="mixed_precision"', "synapses.update.threshold=0"],
-     "synapses.update.threshold must be > 0"),
+     "synapses.update.threshold must be >= 1 pulse step (whole steps fire) or 'auto', got 0"),
+    (['synapses.backend="device"', 'synapses.update.scheme="mixed_precision"', 'synapses.update.threshold="often"'],
+     "synapses.update.threshold = 'often' is not one of 'auto'"),
+    (['synapses.backend="device"', 'synapses.device="taox_hfox"', 'synapses.update.scheme="mixed_precision"',
+      'synapses.update.threshold="auto"', "synapses.update.accumulator_bits=4", "synapses.update.accumulator_range=3"],
+     "('auto': 4 pulse steps on taox_hfox)"),
     (['synapses.backend="device"', 'synapses.update.scheme="tiki_taka"', "synapses.update.transfer_every=0"],
      "synapses.update.transfer_every must be >= 1"),
     (['synapses.backend="device"', 'synapses.update.scheme="tiki_taka"', 'learning.post_factor="ternary"',
