@@ -58,6 +58,8 @@ class UpdateScheme(ABC):
     whose rows are identical); False when every slot is a physical coincidence."""
     needs_ternary_events = False
     """True when every event must be a pulse: rows and columns in {−1, 0, +1}."""
+    uses_threshold = False
+    """True when ``threshold`` (pulse steps held before a pair fires) shapes the updates."""
 
     def __init__(self, layer, cfg):
         self.layer, self.cfg = layer, cfg
@@ -307,6 +309,8 @@ class MixedPrecision(UpdateScheme):
     before they cost a pulse. ``verify``: read the pulsed pairs after programming and subtract
     what they really moved instead of the nominal steps (program-and-verify; reads counted)."""
 
+    uses_threshold = True
+
     def __init__(self, layer, cfg):
         super().__init__(layer, cfg)
         self.chi = _accumulator(layer, cfg, self.threshold)
@@ -339,7 +343,7 @@ class MixedPrecision(UpdateScheme):
 
     def diagnostics(self):
         v = self.chi.value
-        return {"accumulator_abs_mean_steps": float(np.abs(v).mean()), "threshold_steps": self.threshold}
+        return {"accumulator_abs_mean_steps": float(np.abs(v).mean())}
 
 
 @register_scheme("tiki_taka")
@@ -358,6 +362,7 @@ class TikiTaka(UpdateScheme):
 
     linear = False
     needs_ternary_events = True
+    uses_threshold = True
 
     def __init__(self, layer, cfg):
         super().__init__(layer, cfg)
@@ -460,10 +465,12 @@ def hardware_summary(synapses) -> dict:
     layers = [s for s in synapses if getattr(s, "programmed", False)]
     if not layers:
         return {"scheme": "none (float weights)", "bits_per_synapse": 0.0, "digital_memory_bits": 0.0,
-                "extra_devices_per_synapse": 0, "per_synapse_memory": False}
+                "extra_devices_per_synapse": 0, "per_synapse_memory": False, "threshold_steps": 0.0}
     sch = layers[0].scheme
     cells = sum(s.n_pre * s.n_post for s in layers)
     return {"scheme": sch.name, "bits_per_synapse": sch.bits_per_synapse,
             "digital_memory_bits": sch.bits_per_synapse * cells,
             "extra_devices_per_synapse": sch.extra_devices_per_synapse,
-            "per_synapse_memory": bool(sch.bits_per_synapse > 0 or sch.extra_devices_per_synapse > 0)}
+            "per_synapse_memory": bool(sch.bits_per_synapse > 0 or sch.extra_devices_per_synapse > 0),
+            # the firing threshold (pulse steps) as used: 'auto' resolved per device; 0: none
+            "threshold_steps": sch.threshold if sch.uses_threshold else 0.0}

@@ -7,7 +7,7 @@ from eqspike_xbar.config import config_from_dict
 from eqspike_xbar.errors import ConfigError
 from eqspike_xbar.experiments.train import Trainer
 from eqspike_xbar.synapses import make_synapse_layer
-from eqspike_xbar.synapses.schemes import SCHEMES, coincidence_counts
+from eqspike_xbar.synapses.schemes import SCHEMES, coincidence_counts, hardware_summary
 
 NOISE_OFF = ["c2c", "d2d", "read_noise", "quantization", "stuck", "drift"]
 TERNARY = {"post_factor": "ternary", "ternary_threshold": 0.01}
@@ -133,6 +133,9 @@ def test_auto_threshold_is_one_pulse_pairs_c2c_noise_in_pair_steps(device, theta
     assert max(1, np.ceil(sigma * 0.93)) <= theta <= max(1, np.ceil(sigma * 1.07)), sigma
     off = layer((2, 2), {"scheme": "mixed_precision", "threshold": "auto"}, device=device, effects_off=["c2c"])
     assert off.scheme.threshold == 1
+    # what a run records (metrics attrs, report): the threshold as used; none for a scheme without one
+    assert hardware_summary([syn])["threshold_steps"] == theta
+    assert hardware_summary([layer((2, 2), {"scheme": "minibatch_sum"}, device=device)])["threshold_steps"] == 0
 
 
 @pytest.mark.parametrize("buffer", ["digital", "none"])
