@@ -39,6 +39,7 @@ def train(net, batches=6):
     ([20, 16, 5], "random_sign", "contrastive", 1),
     ([20, 16, 5], "symmetric", "contrastive", 3),
     ([20, 16, 12, 5], "symmetric", "contrastive", 2),
+    ([30, 120, 80, 6], "random_sign", "contrastive", 1),  # wide enough for BLAS's blocked kernels
     ([20, 16, 5], "symmetric", "two_factor", 1),  # free phase in blocks, nudged phases per step
     ([20, 5], "positive", "contrastive", 1),
 ])
