@@ -43,15 +43,6 @@ from .rules import nudging_betas, post_factor
 RATE_BLOCK_BYTES = 8 << 20
 
 
-def _read_into(x: np.ndarray, m: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out[...] = event_matmul(x, m)``, the product written straight into ``out`` when
-    event_matmul would compute it as the dense ``x @ m`` (below its size threshold)."""
-    if x.shape[0] * x.shape[1] * m.shape[1] < EVENT_MIN_MACS:
-        return np.matmul(x, m, out=out)
-    out[...] = event_matmul(x, m)
-    return out
-
-
 @dataclass
 class InputTail:
     """The input's next steps after a free phase, encoded and read ahead (uncounted yet)."""
@@ -156,26 +147,35 @@ class EqSpikeNetwork(LayeredState):
         blocks = [np.empty((chunk + 1, rows, n), dtype=dt) for n in self.sizes[1:]]
         for b, hl in zip(blocks, h):
             b[0] = hl
+        slots = list(zip(*blocks))  # slots[j][l]: layer l's states at block position j
+        # reads small enough for event_matmul's dense product go straight into the states
+        small = [None] + [rows * syn[k].n_pre * syn[k].n_post < EVENT_MIN_MACS for k in range(1, L)]
         out = np.zeros((rows, self.sizes[-1]), dtype=dt) if readout else None
         nudge = None if beta_col is None else np.empty((rows, self.sizes[-1]), dtype=dt)
-        j = 0  # the present states are blocks[l][j]
+        j = 0  # the present states are slots[j]
         for t in range(steps):
             if j == chunk:  # block full: count its steps' reads, go on from its last states
                 self._count_rate_reads(blocks, j)
                 for b in blocks:
                     b[0] = b[j]
                 j = 0
-            cur = [b[j] for b in blocks]
+            cur, new = slots[j], slots[j + 1]
             for l in range(L):  # drive = (from below + from above) + bias [+ nudge], as in _step
-                drive = blocks[l][j + 1]
+                drive = new[l]
                 if l == 0:
                     if L > 1:
-                        _read_into(cur[1], bwd[1], drive)
+                        if small[1]:
+                            np.matmul(cur[1], bwd[1], out=drive)
+                        else:
+                            drive[...] = event_matmul(cur[1], bwd[1])
                         drive += base  # (an addition commutes exactly)
                     else:
                         drive[...] = base
                 else:
-                    _read_into(cur[l - 1], fwd[l], drive)
+                    if small[l]:
+                        np.matmul(cur[l - 1], fwd[l], out=drive)
+                    else:
+                        drive[...] = event_matmul(cur[l - 1], fwd[l])
                     if l + 1 < L:
                         drive += event_matmul(cur[l + 1], bwd[l + 1])
                 drive += bias[l]
@@ -186,9 +186,9 @@ class EqSpikeNetwork(LayeredState):
                 leaky_step(cur[l], drive, eps, *bounds[l])
             j += 1
             if readout and t >= steps - readout:
-                out += blocks[-1][j]
+                out += new[-1]
             if trace is not None:
-                trace.append([b[j].copy() for b in blocks])
+                trace.append([hl.copy() for hl in new])
         self._count_rate_reads(blocks, j)
         self.counters["neuron_updates"] += self._neurons_per_row * rows * steps
         return [b[j] for b in blocks], out

@@ -57,3 +57,13 @@ def test_block_relaxation_equals_step_loop(monkeypatch, layers, nudging, rule, r
         for name, value in t.counters.items():
             np.testing.assert_allclose(s.counters[name], value, rtol=1e-6, err_msg=name)
     assert fast.counters == slow.counters
+
+
+def test_block_relaxation_equals_step_loop_through_event_reads(monkeypatch):
+    """The reads the relaxation leaves to event_matmul (above its dense-product size)."""
+    monkeypatch.setattr(network_mod, "EVENT_MIN_MACS", 1)
+    fast, slow = pair([20, 16, 12, 5], "symmetric")
+    for u, v in zip(train(fast), train(slow)):
+        np.testing.assert_array_equal(u, v)
+    for s, t in zip(fast.synapses, slow.synapses):
+        np.testing.assert_array_equal(s.weights, t.weights)
