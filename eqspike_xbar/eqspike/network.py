@@ -19,6 +19,11 @@ phase, so the input layer is encoded once and its events are merged across phase
 Its spike trains do not depend on the network either, so a training minibatch encodes and
 reads the input of the free and the nudged steps at once (the weights change only after the
 nudged phases): one event-driven read per image (synapses/base.py) instead of one per step.
+
+Rate neurons (rate EP) send their states: the input's drive of layer 1 is read once per
+minibatch and serves the free and the nudged phases, and a phase's steps run in
+:meth:`EqSpikeNetwork._relax_rate`, the arithmetic of :meth:`EqSpikeNetwork._step` with the
+states written into preallocated blocks and the reads of a block's steps counted at once.
 """
 from __future__ import annotations
 
@@ -28,17 +33,22 @@ import numpy as np
 
 from ..layered import LayeredState
 from ..synapses import make_synapse_layer
-from ..synapses.base import event_matmul
+from ..synapses.base import EVENT_MIN_MACS, SynapseLayer, event_matmul
 from .neurons import leaky_step, make_encoder
 from .rules import nudging_betas, post_factor
+
+
+#: the rate relaxation's state blocks hold at most this many bytes (their steps' reads are
+#: counted when a block is full; a 20-row MNIST minibatch fits 20 steps in one block)
+RATE_BLOCK_BYTES = 8 << 20
 
 
 @dataclass
 class InputTail:
     """The input's next steps after a free phase, encoded and read ahead (uncounted yet)."""
     schedule: list  # (s_in, drive) per step
-    spikes: np.ndarray  # (B, steps, n_in)
-    acc_in: np.ndarray  # input accumulators after these steps
+    spikes: np.ndarray  # (B, steps, n_in); rate neurons: the input states (B, n_in), sent at every step
+    acc_in: np.ndarray | None  # input accumulators after these steps (None for rate neurons)
     n_spikes: int  # spikes sent in these steps
 
 
@@ -75,8 +85,14 @@ class EqSpikeNetwork(LayeredState):
         ]
         self.biases = [np.zeros(n, dtype=self.dtype) for n in self.sizes[1:]]
         self._neurons_per_row = sum(self.sizes[1:])
+        # rate neurons on synapses that read and count as the base class does: phases run in
+        # _relax_rate (the reads' counts batched per block of steps)
+        base = (SynapseLayer.forward, SynapseLayer.backward, SynapseLayer.count_read)
+        self._rate_blocks = self.encoder.sends_state and all(
+            (type(s).forward, type(s).backward, type(s).count_read) == base for s in self.synapses)
         self.lr_factor = 1.0  # learning-rate schedule factor, set per epoch by the trainer
         self._rounding_rng = None  # stochastic ternary post factor: the minibatch generator
+        self._bounds = {}  # (rows, n) -> clip bounds of the rate relaxation (_clip_bounds)
         self.reset_counters()
 
     def reset_counters(self) -> None:
@@ -110,20 +126,105 @@ class EqSpikeNetwork(LayeredState):
             new_h.append(leaky_step(h[l], drive, self.eps))
         return spikes, new_h
 
+    def _relax_rate(self, h, d_in, steps: int, reps: int = 1, beta_col=None, y=None, readout: int = 0,
+                    trace: list | None = None):
+        """``steps`` steps of :meth:`_step` for rate neurons with the input's drive of layer 1 fixed
+        (``d_in``, B rows, tiled for ``reps`` phases): the same operations on the same values (the
+        states equal to the last bit), each step's states written into a preallocated block, and
+        the reads of a block's steps counted in one call per synapse layer and direction (the
+        counts equal to float rounding). Returns (final states, sum of the output states over the
+        last ``readout`` steps, or None)."""
+        L, syn, eps, dt = self.L, self.synapses, self.eps, self.dtype
+        rows = len(h[0])
+        fwd = [None] + [syn[k].read_matrix("forward") for k in range(1, L)]
+        bwd = [None] + [syn[k].read_matrix("backward") for k in range(1, L)]
+        # the biases tiled to the states' shape for the phase, like the clip bounds: the same
+        # sums, and an operand of the same shape took half the time of a broadcast one
+        bias = [np.tile(b, (rows, 1)) for b in self.biases]
+        bounds = [self._clip_bounds(rows, n) for n in self.sizes[1:]]
+        base = np.tile(d_in, (reps, 1)) if reps > 1 else d_in
+        chunk = max(1, min(steps, RATE_BLOCK_BYTES // max(1, rows * self._neurons_per_row * dt.itemsize)))
+        blocks = [np.empty((chunk + 1, rows, n), dtype=dt) for n in self.sizes[1:]]
+        for b, hl in zip(blocks, h):
+            b[0] = hl
+        slots = list(zip(*blocks))  # slots[j][l]: layer l's states at block position j
+        # reads small enough for event_matmul's dense product go straight into the states
+        small = [None] + [rows * syn[k].n_pre * syn[k].n_post < EVENT_MIN_MACS for k in range(1, L)]
+        out = np.zeros((rows, self.sizes[-1]), dtype=dt) if readout else None
+        nudge = None if beta_col is None else np.empty((rows, self.sizes[-1]), dtype=dt)
+        j = 0  # the present states are slots[j]
+        for t in range(steps):
+            if j == chunk:  # block full: count its steps' reads, go on from its last states
+                self._count_rate_reads(blocks, j)
+                for b in blocks:
+                    b[0] = b[j]
+                j = 0
+            cur, new = slots[j], slots[j + 1]
+            for l in range(L):  # drive = (from below + from above) + bias [+ nudge], as in _step
+                drive = new[l]
+                if l == 0:
+                    if L > 1:
+                        if small[1]:
+                            np.matmul(cur[1], bwd[1], out=drive)
+                        else:
+                            drive[...] = event_matmul(cur[1], bwd[1])
+                        drive += base  # (an addition commutes exactly)
+                    else:
+                        drive[...] = base
+                else:
+                    if small[l]:
+                        np.matmul(cur[l - 1], fwd[l], out=drive)
+                    else:
+                        drive[...] = event_matmul(cur[l - 1], fwd[l])
+                    if l + 1 < L:
+                        drive += event_matmul(cur[l + 1], bwd[l + 1])
+                drive += bias[l]
+                if l == L - 1 and beta_col is not None:
+                    np.subtract(y, cur[l], out=nudge)
+                    nudge *= beta_col
+                    drive += nudge
+                leaky_step(cur[l], drive, eps, *bounds[l])
+            j += 1
+            if readout and t >= steps - readout:
+                out += new[-1]
+            if trace is not None:
+                trace.append([hl.copy() for hl in new])
+        self._count_rate_reads(blocks, j)
+        self.counters["neuron_updates"] += self._neurons_per_row * rows * steps
+        return [b[j] for b in blocks], out
+
+    def _clip_bounds(self, rows: int, n: int):
+        """Arrays of 0 and 1 shaped (rows, n), made once per shape (read only)."""
+        cache = self._bounds
+        if (rows, n) not in cache:
+            cache[(rows, n)] = (np.zeros((rows, n), dtype=self.dtype), np.ones((rows, n), dtype=self.dtype))
+        return cache[(rows, n)]
+
+    def _count_rate_reads(self, blocks, j: int) -> None:
+        """Count the reads of the states blocks[.][:j] (rate neurons send their states): synapse
+        layer k read layer k's states forward and layer k+1's backward at every step."""
+        if j == 0:
+            return
+        for k in range(1, self.L):
+            for direction, b in (("forward", blocks[k - 1]), ("backward", blocks[k])):
+                self.synapses[k].count_read(b[:j].reshape(-1, b.shape[2]), direction)
+
     def _input_schedule(self, x, acc_in, steps: int, rng, weights_fixed: bool = True, repeats: int = 1,
                         lookahead: int = 0):
         """What the clamped input layer sends at each of ``steps`` steps, and the drive it gives
         layer 1: a list of (s_in, drive). The input spike trains do not depend on the network, so
         while the weights stay fixed (updates once per minibatch) all steps are read at once.
         ``repeats``: phases that replay the same input (counted as reads and spikes that many times).
-        ``lookahead`` (spiking input, weights fixed): also encode and read that many further steps
-        in the same read; returns (schedule, InputTail), the tail counted by whoever replays it."""
+        ``lookahead`` (weights fixed): also encode and read that many further steps in the same
+        read; returns (schedule, InputTail), the tail counted by whoever replays it."""
         syn0 = self.synapses[0]
         if self.encoder.sends_state:  # rate neurons: rho(x) = x at every step, read once
             if not weights_fixed:
                 return [(x, None)] * steps
             d = syn0.forward(x)
             syn0.count_read(x, "forward", times=steps * repeats - 1)  # physically read at every step
+            if lookahead:  # the same drive serves the nudged steps
+                return [(x, d)] * steps, InputTail([(x, d)] * lookahead, x, None, 0)
             return [(x, d)] * steps
         # image-major (B, steps, n_in): one image's steps share its few active lines, so the
         # event-driven read gathers each image's rows of W once for all its steps
@@ -154,8 +255,13 @@ class EqSpikeNetwork(LayeredState):
 
     def _replay_tail(self, tail: InputTail, repeats: int) -> list:
         """Count the input steps read ahead with the free phase as ``repeats`` phases' reads."""
+        syn0 = self.synapses[0]
+        if self.encoder.sends_state:  # the input states, read at every step of every phase
+            syn0.count_read(tail.spikes, "forward")  # counted as a read of its own would be
+            syn0.count_read(tail.spikes, "forward", times=len(tail.schedule) * repeats - 1)
+            return tail.schedule
         self.counters["spikes"] += tail.n_spikes * repeats
-        self.synapses[0].count_read(tail.spikes.reshape(-1, tail.spikes.shape[2]), "forward", times=repeats)
+        syn0.count_read(tail.spikes.reshape(-1, tail.spikes.shape[2]), "forward", times=repeats)
         return tail.schedule
 
     def _init_state(self, x, rng) -> FreeState:
@@ -169,7 +275,7 @@ class EqSpikeNetwork(LayeredState):
     def free_phase(self, x, rng, steps: int | None = None, trace: list | None = None, lookahead: int = 0):
         """Relax from h = 0 for T steps. Returns (saved free state, prediction readout (B, n_out)).
         ``lookahead``: nudged steps whose input is read ahead with this phase's (``state.tail``;
-        only for a deterministic spiking input with the weights fixed until the nudged phases end)."""
+        only for a deterministic input with the weights fixed until the nudged phases end)."""
         x = np.asarray(x, dtype=self.dtype)
         st = self._init_state(x, rng)
         T = steps or self.net.free_steps
@@ -178,6 +284,9 @@ class EqSpikeNetwork(LayeredState):
         schedule = self._input_schedule(x, st.acc_in, T, rng, lookahead=lookahead)
         if lookahead:
             schedule, st.tail = schedule
+        if self._rate_blocks:
+            st.h, out = self._relax_rate(h, schedule[0][1], T, readout=R, trace=trace)
+            return st, out / R
         for t, (s_in, d_in) in enumerate(schedule):
             _, h = self._step(h, st.acc, s_in, d_in, 1, None, None, rng)
             if t >= T - R:
@@ -211,8 +320,7 @@ class EqSpikeNetwork(LayeredState):
         target = np.zeros((len(x), self.sizes[-1]), dtype=self.dtype)
         target[np.arange(len(x)), y] = 1.0
         enc = self.encoder
-        ahead = enc.deterministic and not enc.sends_state and not (
-            self.learn.apply == "continual" and self.learn.rule != "contrastive")
+        ahead = enc.deterministic and not (self.learn.apply == "continual" and self.learn.rule != "contrastive")
         state, out = self.free_phase(x, rng, lookahead=self.net.nudged_steps if ahead else 0)
         betas = nudging_betas(self.learn.nudging, self.learn.beta, rng)
         self.nudged_phases(x, target, state, betas, rng)
@@ -262,9 +370,12 @@ class EqSpikeNetwork(LayeredState):
         tail = state.tail
         if tail is not None and self.encoder.deterministic and not continual and len(tail.schedule) == K:
             schedule = self._replay_tail(tail, reps)  # read ahead with the free phase
-            acc_in = tail.acc_in.copy()
+            acc_in = None if tail.acc_in is None else tail.acc_in.copy()
         else:
             schedule = self._input_schedule(x_in, acc_in, K, rng, weights_fixed=not continual, repeats=reps)
+        if contrastive and self._rate_blocks and K:  # no per-step events: only the end states count
+            h, _ = self._relax_rate(h, schedule[0][1], K, reps, beta_col, y)
+            schedule = []
         for s_in, d_in in schedule:
             if d_in is None:  # continual updates: read the input through the current weights
                 d_in = self.synapses[0].forward(s_in)
