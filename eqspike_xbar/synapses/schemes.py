@@ -10,22 +10,25 @@ they add, and what memory the chip needs beside the crossbar. The scheme is chos
 Units: a *pulse step* is the nominal weight change of one pulse pair (SET on one device of the
 differential pair, RESET on the other): ``layer.pair_step`` = 2·(Gmax − Gmin)/levels/scale.
 
-==================  =========================================================  ===============
-scheme              what the chip does                                         memory/synapse
-==================  =========================================================  ===============
-minibatch_sum       sums the minibatch's rule per synapse (digital), rounds     32 bit, reset
-                    it stochastically to pulse counts, fires them              every minibatch
-coincidence         a pre spike on a row meets a ternary post pulse on a        0
-                    column: one pulse pair at that device (stochastic pulse
-                    trains give fractional rates); nothing is stored
-mixed_precision     per-synapse accumulator χ across minibatches; a pair is     accumulator_bits
-                    pulsed when |χ| >= threshold steps, χ keeps the rest        (0 = float32)
-                    (Nandakumar et al., Front. Neurosci. 14:406, 2020)
-tiki_taka           coincidences on an auxiliary pair array A; every n updates  buffer bits (0
-                    one column of A is read and transferred to the weights      with no buffer)
-                    through a digital buffer H (TTv2) or directly (TTv1)        + 2 devices (A)
-                    (Gokmen & Haensch 2020; Gokmen 2021; Rasch et al. 2024)
-==================  =========================================================  ===============
+=======================  =========================================================  ===============
+scheme                   what the chip does                                         memory/synapse
+=======================  =========================================================  ===============
+minibatch_sum            sums the minibatch's rule per synapse (digital), rounds     32 bit, reset
+                         it stochastically to pulse counts, fires them              every minibatch
+coincidence              a pre spike on a row meets a ternary post pulse on a        0
+                         column: one pulse pair at that device (stochastic pulse
+                         trains give fractional rates); nothing is stored
+mixed_precision          per-synapse accumulator χ across minibatches; a pair is     accumulator_bits
+                         pulsed when |χ| >= threshold steps, χ keeps the rest        (0 = float32)
+                         (Nandakumar et al., Front. Neurosci. 14:406, 2020)
+mixed_precision_bounded  mixed_precision with program-and-verify, the target of a    accumulator_bits
+                         verified pair clipped to its range ±w_max (χ drops the
+                         wish the devices cannot hold)
+tiki_taka                coincidences on an auxiliary pair array A; every n updates  buffer bits (0
+                         one column of A is read and transferred to the weights      with no buffer)
+                         through a digital buffer H (TTv2) or directly (TTv1)        + 2 devices (A)
+                         (Gokmen & Haensch 2020; Gokmen 2021; Rasch et al. 2024)
+=======================  =========================================================  ===============
 
 Every scheme counts its hardware: pulses (the layer's ``pulses``), bit-accesses of digital
 per-synapse memory (``digital_bit_accesses``: a read-modify-write of a b-bit word is 2·b),
@@ -319,21 +322,31 @@ class MixedPrecision(UpdateScheme):
     def bits_per_synapse(self):
         return float(self.chi.word_bits)
 
+    @property
+    def verify(self) -> bool:
+        return bool(self.cfg.verify)
+
     def apply(self, rows, cols, scale):
         layer, chi = self.layer, self.chi
         wish = _rule_sum(rows, cols, scale) / np.float32(layer.pair_step)
         chi.add(wish)
         self._book_rule_sum(rows, cols, chi.word_bits)
-        if self.cfg.verify:
+        if self.verify:
             w_before = layer.read_pairs()
         n = chi.take_whole(self.threshold)
         layer.program([(n, -n)])
-        if self.cfg.verify:  # read the pulsed pairs before and after; keep the shortfall in χ
+        if self.verify:  # read the pulsed pairs before and after; keep the shortfall in χ
             idx = np.flatnonzero(n)
-            moved = (layer.read_pairs().reshape(-1)[idx] - w_before.reshape(-1)[idx]) / layer.pair_step
+            w_after = layer.read_pairs().reshape(-1)[idx]
+            moved = (w_after - w_before.reshape(-1)[idx]) / layer.pair_step
             layer.book_pair_reads(idx, times=2)
-            chi.add(n.reshape(-1)[idx] - moved, np.unravel_index(idx, n.shape))
+            index = np.unravel_index(idx, n.shape)
+            chi.add(n.reshape(-1)[idx] - moved, index)
             self._book_memory(2 * idx.size, chi.word_bits)
+            self._after_verify(w_after, index)
+
+    def _after_verify(self, w_after: np.ndarray, index) -> None:
+        """Hook: ``w_after`` the pulsed pairs' weights as read after programming, at ``index``."""
 
     def state_dict(self):
         return {"chi": self.chi.q.copy()}
@@ -344,6 +357,32 @@ class MixedPrecision(UpdateScheme):
     def diagnostics(self):
         v = self.chi.value
         return {"accumulator_abs_mean_steps": float(np.abs(v).mean())}
+
+
+@register_scheme("mixed_precision_bounded")
+class BoundedMixedPrecision(MixedPrecision):
+    """``mixed_precision`` with program-and-verify always on, whose targets stay inside the
+    pair's range: after a pulsed pair is read (weight w), its accumulator keeps at most what
+    would take it to ±w_max, χ ← clip(χ, (−w_max − w)/step, (w_max − w)/step), the wish the
+    devices cannot hold is dropped (as the ideal backend's weight clip drops it). With plain
+    verify a pair driven against its bound moves by less than it was asked (the devices
+    saturate), χ keeps the shortfall, and the pair is pulsed again on every later minibatch
+    until the rule's wish has cancelled that shortfall (spiking_bp on TaOx/HfOx, w_max 0.125,
+    threshold 4: 33 000 pulses per training sample against 2 700 with this scheme, one seed).
+    Memory and reads as ``mixed_precision`` with ``verify``; the ``verify`` option is ignored."""
+
+    @property
+    def verify(self) -> bool:
+        return True
+
+    def _after_verify(self, w_after, index):
+        layer, chi = self.layer, self.chi
+        step, w_max = layer.pair_step, layer.w_max
+        v = chi.value[index]
+        excess = v - np.clip(v, (-w_max - w_after) / step, (w_max - w_after) / step)
+        hit = excess != 0
+        if np.any(hit):
+            chi.subtract(excess[hit], tuple(i[hit] for i in index))
 
 
 @register_scheme("tiki_taka")
