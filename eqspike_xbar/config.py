@@ -327,9 +327,11 @@ class UpdateConfig:
     accumulator_range: float = 0.0
     """Largest |value| the fixed-point accumulator holds, pulse steps (LSB = range / 2^(bits−1));
     0: 2·threshold."""
-    verify: bool = False
+    verify: bool | Literal["bounded"] = False
     """mixed_precision: program-and-verify — read each pulsed pair after programming and keep
-    (wish − what the devices really moved) in the accumulator; the reads are counted."""
+    (wish − what the devices really moved) in the accumulator; the reads are counted. 'bounded':
+    the same, and the accumulator drops what would take the pair beyond ±w_max (without it a
+    pair pushed against its bound is pulsed again on every update: spiking_bp on TaOx/HfOx)."""
     transfer_every: int = 1
     """tiki_taka: minibatch updates between transfers (each transfer reads columns of A)."""
     transfer_columns: int = 1

@@ -20,10 +20,9 @@ coincidence              a pre spike on a row meets a ternary post pulse on a   
                          trains give fractional rates); nothing is stored
 mixed_precision          per-synapse accumulator χ across minibatches; a pair is     accumulator_bits
                          pulsed when |χ| >= threshold steps, χ keeps the rest        (0 = float32)
-                         (Nandakumar et al., Front. Neurosci. 14:406, 2020)
-mixed_precision_bounded  mixed_precision with program-and-verify, the target of a    accumulator_bits
-                         verified pair clipped to its range ±w_max (χ drops the
-                         wish the devices cannot hold)
+                         (Nandakumar et al., Front. Neurosci. 14:406, 2020);
+                         verify: program-and-verify; 'bounded': targets kept in
+                         the pair's range ±w_max (χ drops what it cannot hold)
 tiki_taka                coincidences on an auxiliary pair array A; every n updates  buffer bits (0
                          one column of A is read and transferred to the weights      with no buffer)
                          through a digital buffer H (TTv2) or directly (TTv1)        + 2 devices (A)
@@ -310,7 +309,8 @@ class MixedPrecision(UpdateScheme):
     minibatches; a pair is programmed only when |χ| >= threshold: its whole steps are fired and
     subtracted, the remainder stays (Nandakumar et al. 2020). Random-sign wishes cancel in χ
     before they cost a pulse. ``verify``: read the pulsed pairs after programming and subtract
-    what they really moved instead of the nominal steps (program-and-verify; reads counted)."""
+    what they really moved instead of the nominal steps (program-and-verify; reads counted);
+    ``verify = 'bounded'``: the same, with targets kept inside ±w_max (``_after_verify``)."""
 
     uses_threshold = True
 
@@ -346,7 +346,23 @@ class MixedPrecision(UpdateScheme):
             self._after_verify(w_after, index)
 
     def _after_verify(self, w_after: np.ndarray, index) -> None:
-        """Hook: ``w_after`` the pulsed pairs' weights as read after programming, at ``index``."""
+        """``verify = 'bounded'``: the targets stay inside the pair's range. After a pulsed pair
+        is read (weight w), its accumulator keeps at most what would take it to ±w_max,
+        χ ← clip(χ, (−w_max − w)/step, (w_max − w)/step): the wish the devices cannot hold is
+        dropped, as the ideal backend's weight clip drops it. With plain verify a pair driven
+        against its bound moves by less than it was asked (the devices saturate), χ keeps the
+        shortfall and the pair is pulsed again on every later minibatch until the rule's wish
+        has cancelled it (spiking_bp on TaOx/HfOx, w_max 0.125, threshold 4, one seed: 33,000
+        pulses per training sample against 2,700 bounded)."""
+        if self.cfg.verify != "bounded":
+            return
+        layer, chi = self.layer, self.chi
+        step, w_max = layer.pair_step, layer.w_max
+        v = chi.value[index]
+        excess = v - np.clip(v, (-w_max - w_after) / step, (w_max - w_after) / step)
+        hit = excess != 0
+        if np.any(hit):
+            chi.subtract(excess[hit], tuple(i[hit] for i in index))
 
     def state_dict(self):
         return {"chi": self.chi.q.copy()}
@@ -357,32 +373,6 @@ class MixedPrecision(UpdateScheme):
     def diagnostics(self):
         v = self.chi.value
         return {"accumulator_abs_mean_steps": float(np.abs(v).mean())}
-
-
-@register_scheme("mixed_precision_bounded")
-class BoundedMixedPrecision(MixedPrecision):
-    """``mixed_precision`` with program-and-verify always on, whose targets stay inside the
-    pair's range: after a pulsed pair is read (weight w), its accumulator keeps at most what
-    would take it to ±w_max, χ ← clip(χ, (−w_max − w)/step, (w_max − w)/step), the wish the
-    devices cannot hold is dropped (as the ideal backend's weight clip drops it). With plain
-    verify a pair driven against its bound moves by less than it was asked (the devices
-    saturate), χ keeps the shortfall, and the pair is pulsed again on every later minibatch
-    until the rule's wish has cancelled that shortfall (spiking_bp on TaOx/HfOx, w_max 0.125,
-    threshold 4: 33 000 pulses per training sample against 2 700 with this scheme, one seed).
-    Memory and reads as ``mixed_precision`` with ``verify``; the ``verify`` option is ignored."""
-
-    @property
-    def verify(self) -> bool:
-        return True
-
-    def _after_verify(self, w_after, index):
-        layer, chi = self.layer, self.chi
-        step, w_max = layer.pair_step, layer.w_max
-        v = chi.value[index]
-        excess = v - np.clip(v, (-w_max - w_after) / step, (w_max - w_after) / step)
-        hit = excess != 0
-        if np.any(hit):
-            chi.subtract(excess[hit], tuple(i[hit] for i in index))
 
 
 @register_scheme("tiki_taka")

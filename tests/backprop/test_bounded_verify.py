@@ -1,4 +1,4 @@
-"""mixed_precision_bounded: program-and-verify whose targets stay inside the pair's range.
+"""mixed_precision with verify = 'bounded': program-and-verify whose targets stay inside the pair's range.
 
 A pair that the rule keeps pushing against its bound: plain verify keeps the devices' shortfall
 in the accumulator and pulses the pair on every update; the bounded scheme drops the wish beyond
@@ -11,10 +11,10 @@ from eqspike_xbar.synapses import make_synapse_layer
 NOISE_OFF = ["c2c", "d2d", "read_noise", "quantization", "stuck", "drift"]
 
 
-def layer(scheme, w0=0.0):
+def layer(verify, w0=0.0):
     cfg = config_from_dict({"synapses": {"backend": "device", "device": "ideal", "effects_off": NOISE_OFF,
-                                         "w_max": [0.2], "update": {"scheme": scheme, "threshold": 4.0,
-                                                                     "verify": True}}}).synapses
+                                         "w_max": [0.2], "update": {"scheme": "mixed_precision", "threshold": 4.0,
+                                                                     "verify": verify}}}).synapses
     w = np.full((3, 2), w0, np.float32)
     return make_synapse_layer("device", w, config=cfg, rng=np.random.default_rng(3), layer=0)
 
@@ -26,7 +26,7 @@ def push(syn, steps, times):
 
 
 def test_a_pair_pushed_against_its_bound_stops_firing_and_keeps_no_unreachable_wish():
-    plain, bounded = layer("mixed_precision", 0.15), layer("mixed_precision_bounded", 0.15)
+    plain, bounded = layer(True, 0.15), layer("bounded", 0.15)
     room = (plain.w_max - 0.15) / plain.pair_step  # 128 pulse steps up to +w_max
     for syn in (plain, bounded):
         push(syn, 5.0, 40)  # 200 steps outward
@@ -46,7 +46,7 @@ def test_a_pair_pushed_against_its_bound_stops_firing_and_keeps_no_unreachable_w
 
 def test_inside_the_range_bounded_and_plain_verify_program_the_same():
     rng = np.random.default_rng(0)
-    plain, bounded = layer("mixed_precision"), layer("mixed_precision_bounded")
+    plain, bounded = layer(True), layer("bounded")
     rows = (rng.random((30, 3)) < 0.5).astype(np.float32)
     cols = np.sign(rng.normal(size=(30, 2))).astype(np.float32)
     for syn in (plain, bounded):
