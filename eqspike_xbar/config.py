@@ -365,6 +365,9 @@ class UpdateConfig:
             v = getattr(self, k)
             if not math.isfinite(v) or v <= 0:
                 raise ConfigError(f"synapses.update.{k} must be > 0, got {v}")
+        if self.verify and self.scheme != "mixed_precision":
+            raise ConfigError(f"synapses.update.verify is an option of the 'mixed_precision' scheme, not of "
+                              f"{self.scheme!r}: remove it or set scheme = 'mixed_precision'")
         if self.threshold != "auto" and self.threshold < 1:
             raise ConfigError(f"synapses.update.threshold must be >= 1 pulse step (whole steps fire) or 'auto', "
                               f"got {self.threshold}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,8 +35,12 @@ def interrupt(signum=None, frame=None):
 
 @contextmanager
 def uninterrupted():
-    """Run the block to its end before a stop request that arrives inside it is honoured."""
+    """Run the block to its end before a stop request that arrives inside it is honoured.
+    Only the main thread's blocks count: signal handlers run there, and so must the interrupt."""
     global _WRITING, _PENDING
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _WRITING += 1
     try:
         yield

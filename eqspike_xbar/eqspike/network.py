@@ -191,7 +191,7 @@ class EqSpikeNetwork(LayeredState):
                 trace.append([hl.copy() for hl in new])
         self._count_rate_reads(blocks, j)
         self.counters["neuron_updates"] += self._neurons_per_row * rows * steps
-        return [b[j] for b in blocks], out
+        return [b[j].copy() for b in blocks], out  # copies: a state must not keep its whole block alive
 
     def _clip_bounds(self, rows: int, n: int):
         """Arrays of 0 and 1 shaped (rows, n), made once per shape (read only)."""

@@ -322,20 +322,16 @@ class MixedPrecision(UpdateScheme):
     def bits_per_synapse(self):
         return float(self.chi.word_bits)
 
-    @property
-    def verify(self) -> bool:
-        return bool(self.cfg.verify)
-
     def apply(self, rows, cols, scale):
         layer, chi = self.layer, self.chi
         wish = _rule_sum(rows, cols, scale) / np.float32(layer.pair_step)
         chi.add(wish)
         self._book_rule_sum(rows, cols, chi.word_bits)
-        if self.verify:
+        if self.cfg.verify:
             w_before = layer.read_pairs()
         n = chi.take_whole(self.threshold)
         layer.program([(n, -n)])
-        if self.verify:  # read the pulsed pairs before and after; keep the shortfall in χ
+        if self.cfg.verify:  # read the pulsed pairs before and after; keep the shortfall in χ
             idx = np.flatnonzero(n)
             w_after = layer.read_pairs().reshape(-1)[idx]
             moved = (w_after - w_before.reshape(-1)[idx]) / layer.pair_step
@@ -359,7 +355,11 @@ class MixedPrecision(UpdateScheme):
         layer, chi = self.layer, self.chi
         step, w_max = layer.pair_step, layer.w_max
         v = chi.value[index]
-        excess = v - np.clip(v, (-w_max - w_after) / step, (w_max - w_after) / step)
+        # the bounds only ever shrink |χ|: a pair read beyond ±w_max (D2D spread of Gmax, read
+        # noise) is not pulled back by a wish the rule never made
+        lo = np.minimum((-w_max - w_after) / step, 0.0)
+        hi = np.maximum((w_max - w_after) / step, 0.0)
+        excess = v - np.clip(v, lo, hi)
         hit = excess != 0
         if np.any(hit):
             chi.subtract(excess[hit], tuple(i[hit] for i in index))
@@ -494,7 +494,8 @@ def hardware_summary(synapses) -> dict:
     layers = [s for s in synapses if getattr(s, "programmed", False)]
     if not layers:
         return {"scheme": "none (float weights)", "bits_per_synapse": 0.0, "digital_memory_bits": 0.0,
-                "extra_devices_per_synapse": 0, "per_synapse_memory": False, "threshold_steps": 0.0}
+                "extra_devices_per_synapse": 0, "per_synapse_memory": False, "threshold_steps": 0.0,
+                "verify": "false"}
     sch = layers[0].scheme
     cells = sum(s.n_pre * s.n_post for s in layers)
     return {"scheme": sch.name, "bits_per_synapse": sch.bits_per_synapse,
@@ -502,4 +503,5 @@ def hardware_summary(synapses) -> dict:
             "extra_devices_per_synapse": sch.extra_devices_per_synapse,
             "per_synapse_memory": bool(sch.bits_per_synapse > 0 or sch.extra_devices_per_synapse > 0),
             # the firing threshold (pulse steps) as used: 'auto' resolved per device; 0: none
-            "threshold_steps": sch.threshold if sch.uses_threshold else 0.0}
+            "threshold_steps": sch.threshold if sch.uses_threshold else 0.0,
+            "verify": str(sch.cfg.verify).lower() if sch.name == "mixed_precision" else "false"}

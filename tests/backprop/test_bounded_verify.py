@@ -56,3 +56,21 @@ def test_inside_the_range_bounded_and_plain_verify_program_the_same():
     np.testing.assert_array_equal(plain.weights, bounded.weights)
     np.testing.assert_array_equal(plain.scheme.chi.value, bounded.scheme.chi.value)
     assert plain.counters["pulses"] == bounded.counters["pulses"] > 0
+
+
+def test_bounded_verify_only_drops_wishes_when_a_pair_reads_beyond_its_range():
+    # with read noise or a D2D spread of Gmax a pair at its bound can read beyond ±w_max: the bound
+    # then only shrinks the accumulator, it never wishes the pair back inward
+    syn = layer("bounded")
+    step, w_max = syn.pair_step, syn.w_max
+    chi = syn.scheme.chi
+    w_after = np.array([w_max + 3 * step, w_max + 3 * step, -w_max - 2 * step, 0.0, w_max - step], np.float32)
+    wish = np.array([2.0, -1.5, 0.5, 2.5, 3.0], np.float32)  # pulse steps
+    index = (np.array([0, 0, 1, 1, 2]), np.array([0, 1, 0, 1, 0]))
+    chi.add(wish, index)
+    syn.scheme._after_verify(w_after, index)
+    after = chi.value[index]
+    # outward wishes of pairs beyond the range: dropped; inward ones and pairs inside it: kept,
+    # up to the room left (the last pair has one step of room)
+    np.testing.assert_allclose(after, [0.0, -1.5, 0.5, 2.5, 1.0], atol=1e-4)
+    assert np.all(np.abs(after) <= np.abs(wish) + 1e-6) and np.all(after * wish >= 0)

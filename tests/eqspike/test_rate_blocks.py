@@ -62,6 +62,7 @@ def test_block_relaxation_equals_step_loop(monkeypatch, layers, nudging, rule, r
 def test_block_relaxation_equals_step_loop_through_event_reads(monkeypatch):
     """The reads the relaxation leaves to event_matmul (above its dense-product size)."""
     monkeypatch.setattr(network_mod, "EVENT_MIN_MACS", 1)
+    monkeypatch.setattr("eqspike_xbar.synapses.base.EVENT_MIN_MACS", 1)  # event_matmul's own switch
     fast, slow = pair([20, 16, 12, 5], "symmetric")
     for u, v in zip(train(fast), train(slow)):
         np.testing.assert_array_equal(u, v)

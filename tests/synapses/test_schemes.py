@@ -229,6 +229,8 @@ def test_fixed_point_fires_what_it_was_given_when_the_lsb_does_not_divide_a_step
     (['synapses.update.scheme="mixed_precision"'], "needs programmed devices"),  # on the ideal backend
     (['synapses.backend="device"', 'synapses.update.scheme="mixed_precision"', "synapses.update.threshold=0"],
      "synapses.update.threshold must be >= 1 pulse step (whole steps fire) or 'auto', got 0"),
+    (['synapses.backend="device"', 'synapses.update.scheme="minibatch_sum"', 'synapses.update.verify="bounded"'],
+     "synapses.update.verify is an option of the 'mixed_precision' scheme, not of 'minibatch_sum'"),
     (['synapses.backend="device"', 'synapses.update.scheme="mixed_precision"', 'synapses.update.threshold="often"'],
      "synapses.update.threshold = 'often' is not one of 'auto'"),
     (['synapses.backend="device"', 'synapses.device="taox_hfox"', 'synapses.update.scheme="mixed_precision"',
