@@ -219,6 +219,8 @@ class Trainer:
         ds = xr.Dataset(coords={"epoch": np.arange(1, n + 1), "layer": [f"W{k + 1}" for k in range(n_layers)],
                                 "component": list(ENERGY_ROWS)})
         for k, values in self.history.items():
+            if len(values) != n:  # a diagnostic only an older build recorded (a run resumed across builds)
+                continue
             arr = np.asarray(values, dtype=float)
             if arr.ndim == 1:
                 ds[k] = ("epoch", arr)
