@@ -371,10 +371,6 @@ class UpdateConfig:
         if self.threshold != "auto" and self.threshold < 1:
             raise ConfigError(f"synapses.update.threshold must be >= 1 pulse step (whole steps fire) or 'auto', "
                               f"got {self.threshold}")
-        if (self.accumulator_bits and self.accumulator_range and self.threshold != "auto"
-                and self.accumulator_range <= self.threshold):
-            raise ConfigError(f"synapses.update.accumulator_range ({self.accumulator_range}) must exceed the threshold "
-                              f"({self.threshold}): a saturated accumulator below it never fires")
         for k in ("transfer_every", "transfer_columns"):
             if getattr(self, k) < 1:
                 raise ConfigError(f"synapses.update.{k} must be >= 1, got {getattr(self, k)}")
@@ -437,15 +433,15 @@ class SynapseConfig:
             self._device_params = resolve_device(self.device, self.device_overrides, self.on_off_ratio)
         except DeviceModelError as exc:
             raise ConfigError(f"synapses.device: {exc}") from None
-        u = self.update
-        if u.threshold == "auto" and u.accumulator_bits and u.accumulator_range:
-            from .synapses.schemes import auto_threshold
+        u = self.update  # the threshold in pulse steps needs the device for 'auto'
+        if u.accumulator_bits and u.accumulator_range:
+            from .synapses.schemes import threshold_steps
 
-            theta = auto_threshold(self._device_params, "c2c" not in self.effects_off)
+            theta = threshold_steps(self)
             if u.accumulator_range <= theta:
+                what = f"'auto': {theta:g} pulse steps on {self.device}" if u.threshold == "auto" else f"{u.threshold}"
                 raise ConfigError(f"synapses.update.accumulator_range ({u.accumulator_range}) must exceed the threshold "
-                                  f"('auto': {theta:g} pulse steps on {self.device}): a saturated accumulator below it "
-                                  "never fires")
+                                  f"({what}): a saturated accumulator below it never fires")
 
 
 @dataclass

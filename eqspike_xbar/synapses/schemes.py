@@ -65,7 +65,7 @@ class UpdateScheme(ABC):
 
     def __init__(self, layer, cfg):
         self.layer, self.cfg = layer, cfg
-        self.threshold = resolve_threshold(layer, cfg)
+        self.threshold = threshold_steps(layer.config, cfg)
         """Firing threshold in pulse steps (mixed_precision, tiki_taka's buffer): the configured
         one, or for 'auto' the device's C2C σ of one pulse pair in pair steps, rounded up (>= 1)."""
 
@@ -206,19 +206,18 @@ class MinibatchSum(UpdateScheme):
         layer.program([(n, -n)])
 
 
-def auto_threshold(params, c2c: bool = True) -> float:
-    """threshold = 'auto' for a device (DeviceParams): the cycle-to-cycle σ of one pulse pair
-    (SET + RESET, independent) in pair steps, √2·c2c_sigma·(Gmax − Gmin) / (2·(Gmax − Gmin)/levels)
-    = c2c_sigma·levels/√2, rounded up, at least 1 (1 with C2C switched off)."""
-    sigma = params.noise.c2c_sigma * params.conductance.levels / math.sqrt(2.0) if c2c else 0.0
+def threshold_steps(syn_cfg, update=None) -> float:
+    """The firing threshold in pulse steps of ``update`` (default ``syn_cfg.update``) on the
+    synapses of ``syn_cfg`` (a SynapseConfig): the number given, or for 'auto' the device's
+    cycle-to-cycle σ of one pulse pair (SET + RESET, independent) in pair steps,
+    √2·c2c_sigma·(Gmax − Gmin) / (2·(Gmax − Gmin)/levels) = c2c_sigma·levels/√2, rounded up,
+    at least 1 (1 with C2C switched off)."""
+    u = update or syn_cfg.update
+    if u.threshold != "auto":
+        return float(u.threshold)
+    p = syn_cfg.device_params
+    sigma = p.noise.c2c_sigma * p.conductance.levels / math.sqrt(2.0) if "c2c" not in syn_cfg.effects_off else 0.0
     return float(max(1, math.ceil(sigma - 1e-9)))
-
-
-def resolve_threshold(layer, cfg) -> float:
-    """The firing threshold in pulse steps: ``cfg.threshold``, or 'auto' for the layer's device."""
-    if cfg.threshold != "auto":
-        return float(cfg.threshold)
-    return auto_threshold(layer.params, layer.gp.effects.c2c)
 
 
 def _accumulator(layer, cfg, threshold: float) -> FixedPoint:
