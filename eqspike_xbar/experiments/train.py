@@ -168,6 +168,9 @@ class Trainer:
         self.check_writable()
         self.clock.start(self.run_dir)
         self.status("running")
+        if self.epoch >= cfg.learning.epochs and self.history.get("train_accuracy"):
+            # resumed after its last epoch (e.g. killed between the checkpoint and metrics.nc)
+            self.write_metrics()
         try:
             for epoch in range(self.epoch, cfg.learning.epochs):
                 reset_counters(self.net)
@@ -193,11 +196,7 @@ class Trainer:
                 self.epoch = epoch + 1
                 self.save_checkpoint()
                 self.status("running")
-                ds = self.metrics()
-                io.write_netcdf(ds, self.run_dir / "metrics.nc")
-                from ..figures.training import plot_learning_curve
-
-                io.save_figure(plot_learning_curve(ds), self.run_dir / "learning_curve.png")
+                ds = self.write_metrics()
                 log.info(
                     "epoch %d/%d: train %.2f %%, validation %.2f %%, test %.2f %% (%.1f s train, %.1f s eval); "
                     "energy per training image %.3g J (GPU %.3g J)",
@@ -212,6 +211,15 @@ class Trainer:
             raise
         self.status("finished")
         return self.metrics()
+
+    def write_metrics(self) -> xr.Dataset:
+        """metrics.nc and learning_curve.png of the epochs so far, each written atomically."""
+        from ..figures.training import plot_learning_curve
+
+        ds = self.metrics()
+        io.write_netcdf(ds, self.run_dir / "metrics.nc")
+        io.save_figure(plot_learning_curve(ds), self.run_dir / "learning_curve.png")
+        return ds
 
     def metrics(self) -> xr.Dataset:
         n = len(self.history["train_accuracy"])

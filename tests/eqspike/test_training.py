@@ -97,3 +97,30 @@ def test_divergence_stops_with_epoch_and_layer_and_keeps_checkpoint(tmp_path, ca
     for k in good:
         np.testing.assert_array_equal(kept[k], good[k])
     assert '"failed"' in (tmp_path / "r" / "status.json").read_text()
+
+
+def test_resume_after_the_last_epoch_rewrites_metrics(tmp_path, capsys):
+    """A run killed between its last checkpoint and metrics.nc: resuming writes metrics.nc (and the
+    learning curve) of the checkpointed epochs without training further."""
+    args = ["train", "--runs-dir", str(tmp_path), "--run-id", "r", "--no-progress",
+            "--set", 'data.name="digits"', "--set", "data.train_limit=200",
+            "--set", "network.layers=[64, 16, 10]", "--set", "network.free_steps=10", "--set", "learning.epochs=1"]
+    assert main(args) == 0
+    first = xr.open_dataset(tmp_path / "r" / "metrics.nc").load()
+    (tmp_path / "r" / "metrics.nc").unlink()
+    (tmp_path / "r" / "learning_curve.png").unlink()
+    assert main(["train", "--no-progress", "--resume", str(tmp_path / "r")]) == 0
+    again = xr.open_dataset(tmp_path / "r" / "metrics.nc").load()
+    assert again.sizes["epoch"] == 1
+    np.testing.assert_array_equal(again.test_accuracy.values, first.test_accuracy.values)
+    assert (tmp_path / "r" / "learning_curve.png").exists()
+
+
+def test_history_of_an_older_build_is_skipped(tmp_path):
+    """A diagnostic that only an older build recorded (fewer entries than epochs) does not stop
+    metrics() from shaping the history of a run resumed across builds."""
+    trainer = Trainer(small_cfg(learning={"epochs": 2}), tmp_path, progress=False)
+    trainer.run()
+    trainer.history["diag_gone"] = [np.array([1.0, 2.0])]  # one epoch of two
+    ds = trainer.metrics()
+    assert "diag_gone" not in ds and ds.sizes["epoch"] == 2
