@@ -192,10 +192,18 @@ class SpikingBPNetwork(LayeredState):
         c["spikes"] += int(spikes)
 
     # ------------------------------------------------------------------ inference
+    #: the readouts a run records every epoch (config.SpikingBPConfig.readout)
+    READOUTS = ("spikes", "spikes_argmax", "potential")
+
     def predict(self, x, rng, batch_size: int = 1000) -> np.ndarray:
-        """Classes (steps g00..g03 of the inference chain). With the spike readout a sample counts
-        as class k only when exactly output neuron k spikes (else -1, never correct)."""
-        preds = []
+        """Classes under the configured readout (steps g00..g03 of the inference chain)."""
+        return self.predict_readouts(x, rng, batch_size)[self.sbp.readout]
+
+    def predict_readouts(self, x, rng, batch_size: int = 1000) -> dict:
+        """Classes under every readout of one inference pass: 'spikes' counts a sample as class k
+        only when exactly output neuron k spikes (else -1, never correct); 'spikes_argmax' is the
+        first spiking neuron (0 when none spikes); 'potential' the argmax of the output input z."""
+        preds = {name: [] for name in self.READOUTS}
         for i in range(0, len(x), batch_size):
             s = self.encode(x[i : i + batch_size])
             acts, zs = [s], []
@@ -208,9 +216,8 @@ class SpikingBPNetwork(LayeredState):
             c["time_steps"] += B * self.steps_per_inference_sample
             c["samples"] += B
             c["spikes"] += int(sum(np.count_nonzero(a) for a in acts)) + B * self.steps_per_inference_sample
-            if self.sbp.readout == "potential":
-                preds.append(zs[-1].argmax(1))
-            else:
-                out = acts[-1]
-                preds.append(np.where(out.sum(1) == 1, out.argmax(1), -1))
-        return np.concatenate(preds) if preds else np.zeros(0, dtype=int)
+            out = acts[-1]
+            preds["potential"].append(zs[-1].argmax(1))
+            preds["spikes_argmax"].append(out.argmax(1))
+            preds["spikes"].append(np.where(out.sum(1) == 1, out.argmax(1), -1))
+        return {k: np.concatenate(v) if v else np.zeros(0, dtype=int) for k, v in preds.items()}

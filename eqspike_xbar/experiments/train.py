@@ -149,7 +149,14 @@ class Trainer:
         bs = self.cfg.run.eval_batch_size
         val = accuracy(self.net, self.data.validation, rng, bs)
         reset_counters(self.net)
-        test = accuracy(self.net, self.data.test, rng, bs)
+        if hasattr(self.net, "predict_readouts") and len(self.data.test):
+            # every readout from one inference pass; test_accuracy is the configured one's
+            by = {k: float((p == self.data.test.y).mean())
+                  for k, p in self.net.predict_readouts(self.data.test.x, rng, bs).items()}
+            self._record({f"test_accuracy_{k}": v for k, v in by.items()})
+            test = by[self.net.sbp.readout]
+        else:
+            test = accuracy(self.net, self.data.test, rng, bs)
         e = energy_breakdown(self.net, self.cfg.energy)
         return val, test, {k: v / max(len(self.data.test), 1) for k, v in e.items()}
 

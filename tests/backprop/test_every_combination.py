@@ -40,6 +40,9 @@ def test_one_minibatch_writes_a_run_folder(tmp_path, algorithm, backend):
     assert ds.attrs["algorithm"] == algorithm and ds.attrs["synapse_backend"] == backend
     assert ds.attrs["steps_per_train_sample"] > 0 and ds.attrs["steps_per_inference_sample"] > 0
     assert np.isfinite(ds.test_accuracy.values).all() and float(ds.energy_train_total_J[0]) > 0
+    if algorithm == "spiking_bp":  # every readout recorded; test_accuracy is the configured ('spikes')
+        assert {"test_accuracy_spikes", "test_accuracy_spikes_argmax", "test_accuracy_potential"} <= set(ds)
+        np.testing.assert_array_equal(ds.test_accuracy.values, ds.test_accuracy_spikes.values)
     assert f'algorithm = "{algorithm}"' in (run / "config.toml").read_text()
     assert (run / "checkpoints" / "last.npz").is_file()
     assert json.loads((run / "status.json").read_text())["state"] == "finished"

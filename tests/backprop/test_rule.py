@@ -113,3 +113,29 @@ def test_counts_per_sample_follow_the_gated_schedule():
     net.predict(x, np.random.default_rng(0))
     assert net.counters["time_steps"] == 5 * 4 and net.steps_per_inference_sample == 4
     assert net.counters["neuron_updates"] == 5 * (sum(SIZES) + 4)
+
+
+def test_the_three_readouts_against_plain_numpy():
+    """One inference pass gives the authors' three test criteria (numpy_simulation.py): val_acc
+    (the output spikes are exactly the one-hot target), val_acc_argmax (np.argmax of the binary
+    output: the first spiking neuron, 0 when none spikes) and val_acc_argmax_out (argmax of z)."""
+    rng = np.random.default_rng(11)
+    _, net = make_net()
+    W1 = rng.uniform(-0.4, 0.6, SIZES[:2])
+    W2 = rng.uniform(-0.5, 1.0, SIZES[1:])
+    net.synapses[0].W[...] = W1
+    net.synapses[1].W[...] = W2
+    xraw = rng.random((300, SIZES[0]))
+    h = ((xraw > 0.5) @ W1 > 0.5).astype(float)
+    z2 = h @ W2
+    o = (z2 > 0.5).astype(float)
+    got = net.predict_readouts(xraw, rng, batch_size=64)
+    np.testing.assert_array_equal(got["potential"], np.argmax(z2, axis=1))
+    np.testing.assert_array_equal(got["spikes_argmax"], np.argmax(o, axis=1))
+    one_hot = o.sum(1) == 1
+    np.testing.assert_array_equal(got["spikes"][one_hot], np.argmax(o[one_hot], axis=1))
+    assert (got["spikes"][~one_hot] == -1).all()
+    # a case of each kind among the samples: no spike, several spikes, exactly one
+    counts = o.sum(1)
+    assert (counts == 0).any() and (counts > 1).any() and (counts == 1).any()
+    np.testing.assert_array_equal(net.predict(xraw, rng), got["spikes"])
