@@ -51,8 +51,10 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def _settings(config: dict, fidelity: str) -> tuple[str, tuple]:
-    """(what the synapses are, in words; every other setting that tells runs apart)."""
+def _settings(config: dict, fidelity: str, steps_used=None) -> tuple[str, tuple]:
+    """(what the synapses are, in words; every other setting that tells runs apart). ``steps_used``:
+    the threshold in pulse steps the run resolved (metrics attr update_threshold_steps), shown
+    beside 'auto'."""
     flat = {k: v for k, v in _flat(config).items()
             if not k.startswith("run.") and k not in ("data.data_dir", "synapses.backend")}
     syn = config.get("synapses", {})
@@ -65,12 +67,14 @@ def _settings(config: dict, fidelity: str) -> tuple[str, tuple]:
         upd = syn.get("update", {})
         scheme = upd.get("scheme", "minibatch_sum")
         words = f"{syn.get('device', '?')}, `{scheme}`" + (
-            f" θ = {_steps(upd['threshold'])}" if "threshold" in upd and scheme in ("mixed_precision", "tiki_taka") else "")
+            f" θ = {_steps(upd['threshold'], steps_used)}" if "threshold" in upd and scheme in ("mixed_precision", "tiki_taka") else "")
     return words, tuple(sorted(flat.items()))
 
 
-def _steps(threshold) -> str:
-    return threshold if isinstance(threshold, str) else f"{threshold:g}"
+def _steps(threshold, steps_used=None) -> str:
+    if isinstance(threshold, str):  # 'auto': set by the device's C2C noise when the run started
+        return f"{threshold} ({float(steps_used):g})" if steps_used else threshold
+    return f"{threshold:g}"
 
 
 def load_runs(folder: Path) -> list[dict]:
@@ -94,7 +98,7 @@ def load_runs(folder: Path) -> list[dict]:
                 continue  # a seed that has not finished an epoch
             one = one.dropna("epoch", how="all", subset=["test_accuracy"])
             s = algorithm_summary(one, step_s)
-            words, rest = _settings(config, fid)
+            words, rest = _settings(config, fid, one.attrs.get("update_threshold_steps"))
             out.append({"key": (s["algorithm"], fid, data, layers, words, rest), "seed": seed, "folder": folder,
                         "step_s": step_s, **s})
     return out
