@@ -2,8 +2,9 @@
 """Markdown tables from the update-scheme sweeps (finished or partial).
 
     .venv/bin/python scripts/scheme_table.py runs/<sweep-id>            # sweep_schemes: device x scheme
-    .venv/bin/python scripts/scheme_table.py runs/<sweep-id> --float runs/<float-run> ...
-                                           # sweep_best_scheme: device x seeds, mean ± sd
+    .venv/bin/python scripts/scheme_table.py runs/<sweep-id> [runs/<run> ...] --float runs/<float-run> ...
+                                           # sweep_best_scheme and/or run folders: device x seeds,
+                                           # mean ± sd, one row per device and update setting
     .venv/bin/python scripts/scheme_table.py runs/<circuit-sweep> --float runs/<best-scheme-sweep> \
         [runs/<device-run> ...] --label "device fidelity"   # sweep_best_scheme_circuit against
                                            # the device sweep (run folders: devices it lacks)
@@ -81,6 +82,48 @@ def _runs(folders) -> list[tuple[str, int, xr.Dataset]]:
     return out
 
 
+def _setting(m: xr.Dataset) -> str:
+    """The update setting of a run in words: the threshold in pulse steps it used, verify, χ bits."""
+    cfg = tomllib.loads(m.attrs["config_toml"])
+    upd = cfg.get("synapses", {}).get("update", {})
+    if upd.get("scheme", "minibatch_sum") not in ("mixed_precision", "tiki_taka"):
+        return f"`{upd.get('scheme', 'minibatch_sum')}`"
+    steps = m.attrs.get("update_threshold_steps")
+    if steps is None:  # a run of a build that did not record it: resolve the config's threshold
+        from eqspike_xbar.config import config_from_dict
+        from eqspike_xbar.synapses.schemes import threshold_steps
+
+        steps = threshold_steps(config_from_dict(cfg).synapses)
+    words = [f"θ = {float(steps):g}" + (" (auto)" if upd.get("threshold") == "auto" else "")]
+    verify = upd.get("verify", False)
+    if verify:
+        words.append("verify" + (" bounded" if verify == "bounded" else ""))
+    if upd.get("accumulator_bits", 0):
+        words.append(f"{upd['accumulator_bits']}-bit χ")
+    return ", ".join(words)
+
+
+def _groups(folders) -> dict[tuple[str, str], dict[int, xr.Dataset]]:
+    """(device, setting) -> {seed: metrics} of the finished runs in sweep folders (device x seeds)
+    and run folders, in the order given."""
+    out: dict[tuple[str, str], dict[int, xr.Dataset]] = {}
+    for f in folders:
+        if (Path(f) / "sweep.nc").exists():
+            ds = xr.load_dataset(Path(f) / "sweep.nc")
+            for dev in ds["synapses_device"].values:
+                runs = _sweep_runs(ds, f, dev)
+                if not runs:
+                    out.setdefault((str(dev), "…"), {})
+                for seed, m in runs.items():
+                    out.setdefault((str(dev), _setting(m)), {})[seed] = m
+        elif (Path(f) / "metrics.nc").exists():
+            for dev, seed, m in _runs([f]):
+                out.setdefault((dev, _setting(m)), {})[seed] = m
+        else:
+            raise SystemExit(f"scheme_table.py: {f} is neither a sweep folder (sweep.nc) nor a run folder (metrics.nc)")
+    return {k: v for k, v in out.items() if v or not any(d == k[0] and w != "…" for d, w in out)}
+
+
 def _sweep_runs(ds: xr.Dataset, folder, dev) -> dict[int, xr.Dataset]:
     """The finished runs of one device of a device x seeds sweep (``ds``: its sweep.nc), by seed."""
     if dev not in ds["synapses_device"].values:
@@ -93,11 +136,12 @@ def _sweep_runs(ds: xr.Dataset, folder, dev) -> dict[int, xr.Dataset]:
     return out
 
 
-def seeds_table(folder: str, ref_folders=(), label: str = "float network") -> int:
-    """Device x seeds sweep: accuracy per epoch (mean ± sd), gap to the reference (run folders,
-    or a device x seeds sweep folder: then per device), paired by seed, pulses per training
-    image in the last epoch, training energy per image."""
-    ds = xr.load_dataset(Path(folder) / "sweep.nc")
+def seeds_table(folders, ref_folders=(), label: str = "float network") -> int:
+    """Device x seeds: accuracy per epoch (mean ± sd), gap to the reference (run folders, or a
+    device x seeds sweep folder: then per device), paired by seed, pulses per training image in
+    the last epoch, training energy per image. ``folders``: device x seeds sweep folders and/or
+    run folders; one row per device and update setting."""
+    groups = _groups(folders)  # every folder checked before anything is printed
     ref_sweep = next((f for f in ref_folders if (Path(f) / "sweep.nc").exists()), None)
     ref_ds = xr.load_dataset(Path(ref_sweep) / "sweep.nc") if ref_sweep else None
     runs_given = _runs([f for f in ref_folders if f != ref_sweep])
@@ -107,14 +151,13 @@ def seeds_table(folder: str, ref_folders=(), label: str = "float network") -> in
         print(f"Reference, {label} ({len(acc)} seeds): " + " / ".join(
             _pct([a[e] for a in acc]) for e in range(min(len(a) for a in acc))) + "\n")
     rows, n_epochs = [], 0
-    for dev in ds["synapses_device"].values:
-        runs = _sweep_runs(ds, folder, dev)
+    for (dev, setting), runs in groups.items():
         ref = _sweep_runs(ref_ds, ref_sweep, dev) if ref_sweep else ref_runs
         if ref_sweep and not ref:  # a device the sweep has not reached: the run folders given for it
             ref = {seed: m for d, seed, m in runs_given if d == str(dev)}
         ref_acc = {s: m.test_accuracy.values for s, m in ref.items()}
         if not runs:
-            rows.append(f"| {dev} | … |" + (" |" if ref_sweep else "") + " | | | 0 |")
+            rows.append(f"| {dev} | … | … |" + (" |" if ref_sweep else "") + " | | | 0 |")
             continue
         acc = np.array([m.test_accuracy.values for m in runs.values()])
         n_epochs = max(n_epochs, acc.shape[1])
@@ -126,11 +169,11 @@ def seeds_table(folder: str, ref_folders=(), label: str = "float network") -> in
                + " points (" + " / ".join(f"{100 * g:.2f}" for g in gaps) + ")")
         pulses = np.mean([float(m.pulses_train_per_image.values[-1]) for m in runs.values()])
         energy = np.mean([float(m.energy_train_total_J.values[-1]) for m in runs.values()])
-        rows.append(f"| {dev} | {per_epoch} | {ref_cell}{gap} | {pulses:,.1f} | {energy * 1e6:.2f} µJ | {len(runs)} |")
+        rows.append(f"| {dev} | {setting} | {per_epoch} | {ref_cell}{gap} | {pulses:,.1f} | {energy * 1e6:.2f} µJ | {len(runs)} |")
     epochs = " / ".join(map(str, range(1, n_epochs + 1))) or "…"
-    print(f"| device | test accuracy, epochs {epochs} | " + (f"last epoch, {label} | " if ref_sweep else "")
+    print(f"| device | update | test accuracy, epochs {epochs} | " + (f"last epoch, {label} | " if ref_sweep else "")
           + f"below the {label} (paired by seed) | pulses / training image (last epoch) | training energy / image | seeds |")
-    print("|---|---|---|---|---|---|" + ("---|" if ref_sweep else ""))
+    print("|---|---|---|---|---|---|---|" + ("---|" if ref_sweep else ""))
     print("\n".join(rows))
     return 0
 
@@ -178,14 +221,17 @@ if __name__ == "__main__":
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("sweep", help="sweep folder (runs/<sweep-id>)")
+    ap.add_argument("sweep", nargs="+", help="sweep folder (runs/<sweep-id>); with --float also run folders, one "
+                    "row per device and update setting")
     ap.add_argument("--float", nargs="*", default=None, help="reference run folders (float network) or a device x seeds sweep folder: device x seeds table")
     ap.add_argument("--label", default="float network", help="what the --float runs are (default: float network)")
     ap.add_argument("--bits", action="store_true", help="device x accumulator-bits table")
     ap.add_argument("--schemes", default=None, help="with --bits: the device x scheme sweep, for float32 cells")
     a = ap.parse_args()
-    if a.bits:
-        sys.exit(bits_table(a.sweep, a.schemes))
     if a.float is not None:
         sys.exit(seeds_table(a.sweep, a.float, a.label))
-    sys.exit(main(a.sweep))
+    if len(a.sweep) > 1:
+        ap.error("several folders only with --float (device x seeds)")
+    if a.bits:
+        sys.exit(bits_table(a.sweep[0], a.schemes))
+    sys.exit(main(a.sweep[0]))
