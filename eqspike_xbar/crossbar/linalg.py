@@ -6,11 +6,14 @@ Cold start: loading MKL (~0.3–0.5 s) and PARDISO's symbolic analysis pay only 
 is factored again and again (new conductance states of the same array). So while MKL is not
 loaded, the first :data:`PARDISO_FROM_USE` − 1 factorisations of a pattern below
 :data:`SMALL_UNKNOWNS` unknowns (one-off reads of a small array in both directions, e.g.
-``eqspike-xbar crossbar solve``) use SuperLU; PARDISO takes over from the pattern's
-:data:`PARDISO_FROM_USE`-th factorisation on, at once for larger systems, and for every pattern
-once MKL is loaded. Schur complements (transfer matrices) always use PARDISO when available.
+``eqspike-xbar crossbar solve``) use SuperLU, or, for a linear read that
+:func:`.lines.solvable` accepts, no factorisation here at all (:func:`light_first_use`: the
+line-by-line elimination in numpy, so a one-off read imports no SciPy); PARDISO takes over from
+the pattern's :data:`PARDISO_FROM_USE`-th factorisation on, at once for larger systems, and for
+every pattern once MKL is loaded. Schur complements (transfer matrices) always use PARDISO when
+available. SciPy is imported on the first factorisation, not with this module.
 
-``factorize(A) -> Factor`` with ``.solve(B)`` for one or many right-hand sides;
+``factorize(A, key=None) -> Factor`` with ``.solve(B)`` for one or many right-hand sides;
 ``SchurPattern(indptr, indices, m).schur(data) -> S``: the dense Schur complement of the
 trailing ``m`` rows/columns, ``S = K22 - K21 K11^-1 K12``, for many matrices of one pattern
 without re-analysing it (the transfer-matrix refreshes).
@@ -25,8 +28,6 @@ import threading
 from collections import OrderedDict
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.linalg import splu
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,20 @@ def _early_use(key) -> bool:
         while len(_SEEN_PATTERNS) > 256:
             _SEEN_PATTERNS.popitem(last=False)
     return n + 1 < PARDISO_FROM_USE
+
+
+def light_first_use(key, n: int) -> bool:
+    """May a read of the pattern ``key`` (``n`` unknowns) skip this module's factorisations?
+    True, and this use counted, for the early uses of a small pattern while MKL is not loaded
+    (where :func:`factorize` would choose SuperLU): the caller then solves without SciPy (the
+    line-by-line elimination of :mod:`.lines`). False otherwise, nothing counted:
+    ``factorize(A, key=key)`` counts the use and picks the solver."""
+    if n >= SMALL_UNKNOWNS or mkl_loaded():
+        return False
+    with _SEEN_LOCK:
+        if _SEEN_PATTERNS.get(key, 0) + 1 >= PARDISO_FROM_USE:
+            return False
+    return _early_use(key)
 
 
 def mkl_loaded() -> bool:
@@ -151,7 +166,7 @@ _HANDLES: "OrderedDict[tuple, _Handle]" = OrderedDict()
 _MAX_HANDLES = 16
 
 
-def _handle(U: sp.csr_matrix) -> _Handle:
+def _handle(U) -> _Handle:
     # one PARDISO instance per thread: tiles may be factored by several threads at once
     key = (threading.get_ident(), U.shape[0],
            hashlib.sha1(U.indptr.tobytes() + U.indices.tobytes()).hexdigest())
@@ -168,7 +183,9 @@ def _handle(U: sp.csr_matrix) -> _Handle:
 class _Pardiso:
     """Factor of a sparse SPD matrix through a cached PARDISO analysis (upper triangle)."""
 
-    def __init__(self, A: sp.spmatrix):
+    def __init__(self, A):
+        import scipy.sparse as sp
+
         U = sp.triu(A, format="csr")
         U.sort_indices()
         self._a = np.ascontiguousarray(U.data, dtype=np.float64)
@@ -190,7 +207,10 @@ class _Pardiso:
 
 
 class _SuperLU:
-    def __init__(self, A: sp.spmatrix):
+    def __init__(self, A):
+        import scipy.sparse as sp
+        from scipy.sparse.linalg import splu
+
         self._lu = splu(sp.csc_matrix(A), permc_spec="MMD_AT_PLUS_A",
                         options={"SymmetricMode": True}, diag_pivot_thresh=0.0)
 
@@ -198,14 +218,18 @@ class _SuperLU:
         return self._lu.solve(np.asarray(B, dtype=np.float64))
 
 
-def factorize(A: sp.spmatrix):
-    """Factor a sparse SPD matrix once; ``.solve(B)`` for any number of right-hand sides."""
+def factorize(A, key=None):
+    """Factor a sparse SPD matrix once; ``.solve(B)`` for any number of right-hand sides.
+    ``key``: a hashable name of A's sparsity pattern under which its factorisations are counted
+    (default: a hash of the pattern itself)."""
     if A.shape[0] == 0:
         return _Empty()
     n = A.shape[0]
     if n < SMALL_UNKNOWNS and not mkl_loaded():  # is it worth loading MKL for this pattern?
+        import scipy.sparse as sp
+
         A = sp.csr_matrix(A)
-        if not _wants_pardiso(n, _early_use(_pattern_key(A.indptr, A.indices))):
+        if not _wants_pardiso(n, _early_use(_pattern_key(A.indptr, A.indices) if key is None else key)):
             return _SuperLU(A)
     if _mkl():
         return _Pardiso(A)
@@ -234,7 +258,9 @@ class SchurPattern:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max(1, max_handles or os.cpu_count() or 1))
 
-    def _full(self, data) -> sp.csr_matrix:
+    def _full(self, data):
+        import scipy.sparse as sp
+
         U = sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n, self.n))
         return (U + sp.triu(U, k=1).T).tocsr()
 

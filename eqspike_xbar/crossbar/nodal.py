@@ -8,6 +8,9 @@ so ideal wires/drivers/sense are exact, not approximated by large conductances.
 Unknown ordering: internal nodes first, then the ports (driver nodes, then sense nodes).
 One factorisation per conductance state serves any number of input vectors; the Schur
 complement onto the ports gives the exact effective transfer matrix.
+
+SciPy's sparse matrices are imported when a nodal model is first built, not with this module:
+a one-off linear read of a small array goes through :mod:`.lines` (numpy only) instead.
 """
 from __future__ import annotations
 
@@ -17,7 +20,6 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..errors import CircuitError
 from . import linalg
@@ -54,6 +56,13 @@ def linear_cell_conductance(g: np.ndarray, spec: CrossbarSpec) -> np.ndarray:
     return g / (1.0 + g * spec.r_access_ohm) if spec.cell == "1T1R" else g
 
 
+def pattern_key(topo: Topology, sense: str) -> tuple:
+    """A name of the sparsity pattern of a read's nodal matrix (free nodes): the shape, which
+    wires are exact shorts (merged nodes) and whether the sense nodes are unknowns (TIA); the
+    key under which :mod:`.linalg` counts the pattern's factorisations."""
+    return ("crossbar read", topo.shape, tuple(w.r == 0 for w in topo.wires), sense)
+
+
 @lru_cache(maxsize=32)
 def _numbering(topo: Topology, sense: str, tia_input_conductance: float):
     """The unknowns of a topology's nodal equations and its wires' conductance matrix.
@@ -61,6 +70,8 @@ def _numbering(topo: Topology, sense: str, tia_input_conductance: float):
     Nodes joined by zero resistance are one unknown; internal nodes come first (in raw
     order), then the drive ports (row ports), then the sense ports (column ports).
     """
+    import scipy.sparse as sp
+
     M, N = topo.shape
     merged = topo.merged_nodes()
     lr, lc = merged[topo.row_nodes], merged[topo.col_nodes]
@@ -90,8 +101,11 @@ def _numbering(topo: Topology, sense: str, tia_input_conductance: float):
     return n_int, n, node_of, lr, lc, drive, sense_nodes, inc, K, (a, b, g)
 
 
-def stamp(n: int, a, b, g) -> sp.csr_matrix:
-    """The (n, n) nodal matrix of conductances ``g`` between nodes ``a`` and ``b``."""
+def stamp(n: int, a, b, g):
+    """The (n, n) nodal matrix (``scipy.sparse.csr_matrix``) of conductances ``g`` between nodes
+    ``a`` and ``b``."""
+    import scipy.sparse as sp
+
     rows = np.concatenate([a, b, a, b])
     cols = np.concatenate([a, b, b, a])
     vals = np.concatenate([g, g, -g, -g])
@@ -108,6 +122,7 @@ class NodalModel:
         # the numbering and the wires' matrix depend on the topology only: shared, never mutated
         (self.n_int, self.n, self.node_of, self.lr, self.lc, self.drive, self.sense, self.inc,
          self.K_wires, self._wire_edges) = _numbering(problem.topology, spec.sense, spec.tia_input_conductance)
+        self.pattern_key = pattern_key(problem.topology, spec.sense)
         self._linear_factor = None
 
     # -- the cells --------------------------------------------------------------------
@@ -132,7 +147,7 @@ class NodalModel:
         i_d, gd = g * v0 * np.sinh(vd / v0), g * np.cosh(vd / v0)
         return i_d, gd / (1.0 + r * gd)
 
-    def matrix(self, g_cell: np.ndarray) -> sp.csr_matrix:
+    def matrix(self, g_cell: np.ndarray):
         return self.K_wires + stamp(self.n, self.lr.ravel(), self.lc.ravel(), np.ravel(g_cell))
 
     @property
@@ -155,7 +170,7 @@ class NodalModel:
         if self._linear_factor is None:  # one factorisation per conductance state
             _, g_lin = self.cell_current(np.zeros(self.shape))
             K = self.matrix(g_lin)
-            self._linear_factor = (linalg.factorize(K[free][:, free]), K[free][:, self.drive])
+            self._linear_factor = (linalg.factorize(K[free][:, free], self.pattern_key), K[free][:, self.drive])
         factor, K_drive = self._linear_factor
         v = np.zeros((self.n, v_in.shape[0]))
         v[self.drive] = v_in.T  # the other fixed nodes (ideal virtual grounds) are at 0 V
@@ -172,7 +187,7 @@ class NodalModel:
             i_cell, g_cell = self.cell_current(v[self.lr] - v[self.lc])
             resid = self.K_wires @ v + self._cell_injection(i_cell)
             J = self.matrix(g_cell)
-            dv = linalg.factorize(J[free][:, free]).solve(-resid[free])
+            dv = linalg.factorize(J[free][:, free], self.pattern_key).solve(-resid[free])
             step = np.max(np.abs(dv))
             v[free] += dv * min(1.0, self.spec.v0 / step) if step > 0 else dv  # damped: ≤ v0 per step
             if step <= tol_v * scale:
@@ -228,6 +243,8 @@ class TransferPlan:
     """
 
     def __init__(self, problem: Oriented, spec: CrossbarSpec):
+        import scipy.sparse as sp
+
         self.spec = spec
         model = NodalModel(problem, spec)
         self.shape, self.n_int = model.shape, model.n_int

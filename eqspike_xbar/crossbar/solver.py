@@ -1,7 +1,10 @@
 """Reading a crossbar: the ``fast`` and ``ngspice`` solvers behind one registry, :data:`SOLVERS`.
 
 ``read_currents(g, v, spec, direction, backend)`` is what callers use; ``FastCrossbar``
-keeps one factorisation and the transfer matrices of a conductance state for many reads.
+keeps one factorisation and the transfer matrices of a conductance state for many reads. A
+state's read of a few inputs is solved by the line-by-line elimination of :mod:`.lines`
+(numpy only) while its pattern is new and small (see :mod:`.linalg`, cold start), else by the
+sparse nodal model of :mod:`.nodal`.
 Conventions (M rows x N columns, currents in A, voltages in V, conductances in S):
 forward ``I_col = V_row @ W_f``; backward ``I_row = W_b @ V_col``; ideal: W_f = W_b = G.
 """
@@ -15,7 +18,8 @@ import numpy as np
 
 from ..errors import CircuitError
 from ..validation import check_conductances, check_inputs
-from .nodal import NodalModel, oriented, rot, transfer_matrix
+from . import linalg, lines
+from .nodal import NodalModel, linear_cell_conductance, oriented, pattern_key, rot, transfer_matrix
 from .spec import CrossbarSpec, check_direction
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,7 @@ class FastCrossbar:
         self.g = check_conductances(g)
         self.spec = spec
         self._models: dict[str, NodalModel] = {}
+        self._lines: dict[str, lines.LineFactor] = {}
         self._transfer: dict[str, np.ndarray] = {}
 
     @property
@@ -71,10 +76,25 @@ class FastCrossbar:
         v = check_inputs(v, M if direction == "forward" else N)
         if direction in self._transfer or (self.spec.linear and v.shape[0] >= BATCH_FOR_TRANSFER):
             return self._apply(self.transfer_matrix(direction), v, direction)
+        line = self._lines.get(direction) or (None if direction in self._models else self._line_factor(direction))
+        if line is not None:
+            return line.sense_currents(v) if direction == "forward" else line.sense_currents(v[:, ::-1])[:, ::-1]
         model = self.model(direction)
         if direction == "forward":
             return model.sense_currents(model.node_voltages(v))
         return model.sense_currents(model.node_voltages(v[:, ::-1]))[:, ::-1]
+
+    def _line_factor(self, direction: str) -> lines.LineFactor | None:
+        """The line-by-line elimination of this state's read in ``direction`` if the circuit
+        allows it (:func:`.lines.solvable`) and its pattern is still new (counted as one of its
+        factorisations, :func:`.linalg.light_first_use`), else None."""
+        p = oriented(self.g, self.spec, direction)
+        M, N = self.g.shape
+        if not (lines.solvable(p.topology, self.spec)
+                and linalg.light_first_use(pattern_key(p.topology, self.spec.sense), 2 * M * N)):
+            return None
+        line = self._lines[direction] = lines.factor(linear_cell_conductance(p.g, self.spec), p.topology, self.spec)
+        return line
 
     def transfer_matrix(self, direction: str = "forward") -> np.ndarray:
         """Exact effective conductance matrix (M, N) in S (linear devices)."""
