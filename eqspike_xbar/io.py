@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +53,8 @@ def uninterrupted():
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None):
     """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically."""
+    import tempfile  # here, not at import: the command line loads this module for every command
+
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,6 +123,8 @@ def save_npz(path, **arrays) -> Path:
 
 def ensure_writable_dir(path, what: str = "run folder", hint: str = "choose another with --runs-dir") -> Path:
     """Create ``path`` (and parents) and check that files can be written in it."""
+    import tempfile
+
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)

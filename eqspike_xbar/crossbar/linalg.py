@@ -21,7 +21,6 @@ without re-analysing it (the transfer-matrix refreshes).
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import logging
 import os
 import threading
@@ -44,6 +43,8 @@ _SEEN_LOCK = threading.Lock()
 
 
 def _pattern_key(indptr, indices) -> tuple:
+    import hashlib  # here: a read that factors nothing (lines.py) needs no hash
+
     return (indptr.size - 1, indices.size,
             hashlib.sha1(np.ascontiguousarray(indptr).tobytes() + np.ascontiguousarray(indices).tobytes()).hexdigest())
 
@@ -167,6 +168,8 @@ _MAX_HANDLES = 16
 
 
 def _handle(U) -> _Handle:
+    import hashlib
+
     # one PARDISO instance per thread: tiles may be factored by several threads at once
     key = (threading.get_ident(), U.shape[0],
            hashlib.sha1(U.indptr.tobytes() + U.indices.tobytes()).hexdigest())
