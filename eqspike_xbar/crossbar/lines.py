@@ -22,8 +22,7 @@ ports merged into the line ends, a sense resistance in series with a TIA's input
 one conductance), equal to the sparse solvers to rounding (tests/crossbar/test_cold_lines.py:
 1e-10 relative over every linear spec, both directions). It applies to linear cells (1R, 1T1R)
 with non-zero word- and bit-line segments of the oriented read (:func:`solvable`); its cost
-is ~M·N³ (one N x N inverse per word line), so it is used for arrays up to
-:data:`MAX_COST` only.
+is ~M·N³ (one N x N inverse per word line), so it is used up to :data:`MAX_COST` only.
 """
 from __future__ import annotations
 
@@ -32,8 +31,9 @@ import numpy as np
 from .spec import CrossbarSpec
 from .topology import Topology
 
-#: largest M·N³ (oriented: M driven lines, N sensed lines) solved line by line: 128 x 128
-#: (measured ~70 ms of CPU for its 128 inverses on one thread); larger arrays use the sparse
+#: largest M·max(N, 32)³ (oriented: M driven lines, N sensed lines) solved line by line: 128 x
+#: 128 (measured ~70 ms of CPU for its 127 inverses of 128 x 128 on one thread; a line costs at
+#: least ~15 µs of numpy calls, as much as a 32 x 32 inverse); larger arrays use the sparse
 #: solvers, whose cost grows more slowly
 MAX_COST = 128 ** 4
 #: from this line size on the dense blocks run on one BLAS thread: two OpenBLAS threads on the
@@ -45,10 +45,10 @@ ONE_THREAD_FROM = 96
 def solvable(topology: Topology, spec: CrossbarSpec) -> bool:
     """True if the forward read of the oriented ``topology`` can be solved line by line:
     linear cells, non-zero word- and bit-line segments (no line merged into one node), and
-    M·N³ within :data:`MAX_COST`."""
+    M·max(N, 32)³ within :data:`MAX_COST`."""
     M, N = topology.shape
     return (spec.linear and topology.r_wordline_ohm > 0 and topology.r_bitline_ohm > 0
-            and M * N ** 3 <= MAX_COST)
+            and M * max(N, 32) ** 3 <= MAX_COST)
 
 
 def _tridiagonal_inverses(d: np.ndarray, a: float) -> np.ndarray:

@@ -64,6 +64,8 @@ def test_what_the_line_elimination_does_not_take():
     big = np.full((64, 256), 1e-5)  # 64 * 256^3 > 128^4: the sparse solvers are cheaper
     assert not lines.solvable(oriented(big, CrossbarSpec(), "forward").topology, CrossbarSpec())
     assert lines.solvable(oriented(big, CrossbarSpec(), "backward").topology, CrossbarSpec())  # 256 * 64^3
+    thin = np.full((9000, 1), 1e-5)  # a numpy call or two per line: 9000 lines cost more than a sparse solve
+    assert not lines.solvable(oriented(thin, CrossbarSpec(), "forward").topology, CrossbarSpec())
 
 
 def test_fast_crossbar_reads_a_new_pattern_by_lines_then_by_the_nodal_model():
