@@ -117,13 +117,12 @@ class LineFactor:
     def sense_currents(self, v_in: np.ndarray) -> np.ndarray:
         """Currents (A) into the sense virtual grounds, (B, N), for driver voltages (B, M) in V."""
         v = np.atleast_2d(np.asarray(v_in, dtype=float))
-        M, N = self.shape
+        M = self.shape[0]
         z = None
-        for i, P in enumerate(self.P):  # forward sweep: z_i = y_i + b P_{i-1} z_{i-1}
+        for i in range(len(self.P)):  # forward sweep: z_i = y_i + b S_{i-1}^-1 z_{i-1}
             y = self.h[i][:, None] * v[:, i]
-            z = y if z is None else y + self.b * (prev @ z)
-            prev = P
-        x_last = prev @ z if self.P else None  # column voltages of the last unknown layer (N, B)
+            z = y if i == 0 else y + self.b * (self.P[i - 1] @ z)
+        x_last = self.P[-1] @ z if self.P else None  # column voltages of the last unknown layer (N, B)
         if self.grounded:
             out = (self.h[M - 1][:, None] * v[:, M - 1])  # cells of the last word line
             if x_last is not None:
