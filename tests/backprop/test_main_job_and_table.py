@@ -65,6 +65,12 @@ def test_main_job_runs_spiking_bp_with_an_update_scheme_and_reports_the_algorith
     loihi = next(line for line in section.splitlines() if line.startswith("| Loihi"))
     assert "96.3 %" in loihi and "590 µJ" in loihi and "2.5 µJ" in loihi and "1.5 ms / 170 µs" in loihi
     assert "| programming |" in section and "| neurons |" in section  # energy by component
+    # the three test criteria, the configured one equal to test_accuracy
+    crit = next(line for line in section.splitlines() if line.startswith("| `device` |") and "%" in line)
+    dev = xr.open_dataset(job / "device" / "metrics.nc")
+    assert "argmax of the output spikes (`spikes_argmax`)" in section
+    assert f"{100 * float(dev.test_accuracy_spikes[-1]):.2f} %" in crit.split("|")[2]
+    assert f"{100 * float(dev.test_accuracy_potential[-1]):.2f} %" in crit.split("|")[4]
     assert "no STDP curve of its own" in report and not (job / "stdp_rule.nc").exists()
     assert "learning algorithm `spiking_bp`" in report and "nudging" not in report.split("## Accuracy")[0]
 
