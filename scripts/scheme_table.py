@@ -48,8 +48,19 @@ def _scheme_cost(point: Path) -> str:
     return f"{own * 1e9:,.1f} nJ, {bits:g} b" + (f" + {extra} dev" if extra else "")
 
 
-def main(folder: str) -> int:
+def _sweep(folder, dims) -> xr.Dataset:
+    """A sweep folder's sweep.nc, checked to have the axes ``dims``."""
+    if not (Path(folder) / "sweep.nc").exists():
+        _fail(f"{folder} is not a sweep folder (no sweep.nc)")
     ds = xr.load_dataset(Path(folder) / "sweep.nc")
+    missing = [d for d in dims if d not in ds.dims]
+    if missing:
+        _fail(f"{folder}: this table needs a sweep over {' and '.join(dims)}; it has no {', '.join(missing)}")
+    return ds
+
+
+def main(folder: str) -> int:
+    ds = _sweep(folder, ("synapses_update", "synapses_device"))
     schemes = [str(v) for v in ds["synapses_update"].values]
     names = [s.split('"')[1] for s in schemes]
     print("Each cell: test accuracy after the epoch (pulses per training image; the scheme's own energy per "
@@ -72,67 +83,137 @@ def main(folder: str) -> int:
     return 0
 
 
+def _fail(msg: str):
+    raise SystemExit(f"scheme_table.py: {msg}")
+
+
 def _runs(folders) -> list[tuple[str, int, xr.Dataset]]:
-    """(device, seed, metrics) of each run folder."""
+    """(device, seed, metrics) of each run folder; a folder trained with several seeds
+    (``train --seeds``) gives one entry per seed."""
     out = []
     for f in folders:
+        if not (Path(f) / "metrics.nc").exists():
+            _fail(f"{f} is not a run folder (no metrics.nc)")
         m = xr.load_dataset(Path(f) / "metrics.nc")
         cfg = tomllib.loads(m.attrs["config_toml"])
-        out.append((str(cfg["synapses"].get("device", "")), int(cfg["run"]["seed"]), m))
+        dev = str(cfg["synapses"].get("device", ""))
+        if "seed" in m.dims:
+            out += [(dev, int(seed), m.sel(seed=seed)) for seed in m.seed.values]
+        else:
+            out.append((dev, int(cfg["run"]["seed"]), m))
     return out
 
 
-def _setting(m: xr.Dataset) -> str:
-    """The update setting of a run in words: the threshold in pulse steps it used, verify, χ bits."""
+def _point_runs(folder) -> tuple[list[tuple[str, int, xr.Dataset]], list[str]]:
+    """(device, seed, metrics) of every finished point of a sweep folder (whatever its axes) or of
+    a run folder; and the devices of a sweep's points still pending or failed."""
+    p = Path(folder)
+    if (p / "sweep.nc").exists():
+        ds = xr.load_dataset(p / "sweep.nc")
+        status, ids = ds["status"], ds["point_id"]
+        done, open_devices = [], []
+        for idx in np.ndindex(status.shape):
+            if str(status.values[idx]) == "ok":
+                done += _runs([p / "points" / str(ids.values[idx])])
+            elif "synapses_device" in status.dims:
+                open_devices.append(str(status[dict(zip(status.dims, idx))]["synapses_device"].values))
+        return done, open_devices
+    if (p / "metrics.nc").exists():
+        return _runs([p]), []
+    _fail(f"{folder} is neither a sweep folder (sweep.nc) nor a run folder (metrics.nc)")
+
+
+def _setting(m: xr.Dataset) -> tuple[str, bool]:
+    """The update setting of a run in words: the scheme, the threshold in pulse steps it used,
+    verify, χ bits; and whether an 'auto' threshold was resolved now from today's device
+    library (a run of a build that did not record the value it used)."""
     cfg = tomllib.loads(m.attrs["config_toml"])
     upd = cfg.get("synapses", {}).get("update", {})
-    if upd.get("scheme", "minibatch_sum") not in ("mixed_precision", "tiki_taka"):
-        return f"`{upd.get('scheme', 'minibatch_sum')}`"
+    scheme = upd.get("scheme", "minibatch_sum")
+    if scheme not in ("mixed_precision", "tiki_taka"):
+        return f"`{scheme}`", False
     steps = m.attrs.get("update_threshold_steps")
-    if steps is None:  # a run of a build that did not record it: resolve the config's threshold
+    resolved = False
+    if steps is None:  # a run of a build that did not record it: resolve the config's threshold now
         from eqspike_xbar.config import config_from_dict
         from eqspike_xbar.synapses.schemes import threshold_steps
 
         steps = threshold_steps(config_from_dict(cfg).synapses)
-    words = [f"θ = {float(steps):g}" + (" (auto)" if upd.get("threshold") == "auto" else "")]
+        resolved = upd.get("threshold") == "auto"
+    words = [(f"`{scheme}` " if scheme != "mixed_precision" else "") + f"θ = {float(steps):g}"
+             + (" (auto)" if upd.get("threshold") == "auto" else "")]
     verify = upd.get("verify", False)
     if verify:
         words.append("verify" + (" bounded" if verify == "bounded" else ""))
     if upd.get("accumulator_bits", 0):
         words.append(f"{upd['accumulator_bits']}-bit χ")
-    return ", ".join(words)
+    return ", ".join(words), resolved
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = repr(v)
+    return out
+
+
+def _rest(m: xr.Dataset) -> dict:
+    """Every setting of a run but its seed, name and data folder, and the circuit's unless it ran
+    at circuit fidelity (runs that differ in any of them are never pooled as seeds of one row)."""
+    cfg = tomllib.loads(m.attrs["config_toml"])
+    circuit = cfg.get("synapses", {}).get("backend") == "circuit"
+    return {k: v for k, v in _flat(cfg).items() if not k.startswith("run.") and k != "data.data_dir"
+            and (circuit or not k.startswith("synapses.circuit."))}
+
+
+def _same(a: dict, b: dict) -> bool:
+    """Settings agree on every key both runs have (a key only one build knows does not split)."""
+    return all(a[k] == b[k] for k in a.keys() & b.keys())
 
 
 def _groups(folders) -> dict[tuple[str, str], dict[int, xr.Dataset]]:
-    """(device, setting) -> {seed: metrics} of the finished runs in sweep folders (device x seeds)
-    and run folders, in the order given."""
-    out: dict[tuple[str, str], dict[int, xr.Dataset]] = {}
+    """(device, setting in words) -> {seed: metrics} of the finished runs of sweep folders and run
+    folders, in the order given (every folder checked first). Runs that differ in any other
+    setting get rows of their own, the differing settings added to the words; a run that has
+    not finished its epochs is left out, and a seed given twice is kept once; both are said on
+    stderr."""
+    found, pending = [], []
     for f in folders:
-        if (Path(f) / "sweep.nc").exists():
-            ds = xr.load_dataset(Path(f) / "sweep.nc")
-            for dev in ds["synapses_device"].values:
-                runs = _sweep_runs(ds, f, dev)
-                if not runs:
-                    out.setdefault((str(dev), "…"), {})
-                for seed, m in runs.items():
-                    out.setdefault((str(dev), _setting(m)), {})[seed] = m
-        elif (Path(f) / "metrics.nc").exists():
-            for dev, seed, m in _runs([f]):
-                out.setdefault((dev, _setting(m)), {})[seed] = m
-        else:
-            raise SystemExit(f"scheme_table.py: {f} is neither a sweep folder (sweep.nc) nor a run folder (metrics.nc)")
-    return {k: v for k, v in out.items() if v or not any(d == k[0] and w != "…" for d, w in out)}
-
-
-def _sweep_runs(ds: xr.Dataset, folder, dev) -> dict[int, xr.Dataset]:
-    """The finished runs of one device of a device x seeds sweep (``ds``: its sweep.nc), by seed."""
-    if dev not in ds["synapses_device"].values:
-        return {}
-    out = {}
-    for seed in ds["seed"].values:
-        p = ds.sel(synapses_device=dev, seed=seed)
-        if str(p["status"].values) == "ok":
-            out[int(seed)] = xr.load_dataset(Path(folder) / "points" / str(p["point_id"].values) / "metrics.nc")
+        done, open_devices = _point_runs(f)
+        found += done
+        pending += open_devices
+    groups: list[dict] = []  # {dev, words, rest, resolved, runs}
+    for dev, seed, m in found:
+        epochs = int(tomllib.loads(m.attrs["config_toml"])["learning"]["epochs"])
+        if int(m.test_accuracy.notnull().sum()) < epochs:
+            print(f"scheme_table.py: a {dev} run (seed {seed}) has not finished its {epochs} epochs: left out",
+                  file=sys.stderr)
+            continue
+        words, resolved = _setting(m)
+        rest = _rest(m)
+        g = next((g for g in groups if g["dev"] == dev and g["words"] == words and _same(g["rest"], rest)), None)
+        if g is None:
+            g = {"dev": dev, "words": words, "rest": rest, "resolved": False, "runs": {}}
+            groups.append(g)
+        if seed in g["runs"]:
+            print(f"scheme_table.py: {dev} {words} seed {seed} given twice: the first kept", file=sys.stderr)
+            continue
+        g["runs"][seed] = m
+        g["resolved"] |= resolved
+    out: dict[tuple[str, str], dict[int, xr.Dataset]] = {}
+    for g in groups:
+        words = g["words"] + (" ‡" if g["resolved"] else "")
+        twins = [t["rest"] for t in groups if t is not g and t["dev"] == g["dev"] and t["words"] == g["words"]]
+        if twins:  # same words, other settings: name what differs
+            differ = sorted(k for k in g["rest"] if any(k in t and t[k] != g["rest"][k] for t in twins))
+            words += " (" + ", ".join(f"{k} = {g['rest'][k]}" for k in differ) + ")"
+        out[(g["dev"], words)] = g["runs"]
+    for dev in dict.fromkeys(pending):
+        if not any(d == dev for d, _ in out):
+            out[(dev, "…")] = {}
     return out
 
 
@@ -143,7 +224,7 @@ def seeds_table(folders, ref_folders=(), label: str = "float network") -> int:
     run folders; one row per device and update setting."""
     groups = _groups(folders)  # every folder checked before anything is printed
     ref_sweep = next((f for f in ref_folders if (Path(f) / "sweep.nc").exists()), None)
-    ref_ds = xr.load_dataset(Path(ref_sweep) / "sweep.nc") if ref_sweep else None
+    ref_sweep_runs = _point_runs(ref_sweep)[0] if ref_sweep else []
     runs_given = _runs([f for f in ref_folders if f != ref_sweep])
     ref_runs = {seed: m for _, seed, m in runs_given}
     if ref_runs and not ref_sweep:
@@ -152,7 +233,7 @@ def seeds_table(folders, ref_folders=(), label: str = "float network") -> int:
             _pct([a[e] for a in acc]) for e in range(min(len(a) for a in acc))) + "\n")
     rows, n_epochs = [], 0
     for (dev, setting), runs in groups.items():
-        ref = _sweep_runs(ref_ds, ref_sweep, dev) if ref_sweep else ref_runs
+        ref = {seed: m for d, seed, m in ref_sweep_runs if d == dev} if ref_sweep else ref_runs
         if ref_sweep and not ref:  # a device the sweep has not reached: the run folders given for it
             ref = {seed: m for d, seed, m in runs_given if d == str(dev)}
         ref_acc = {s: m.test_accuracy.values for s, m in ref.items()}
@@ -175,6 +256,8 @@ def seeds_table(folders, ref_folders=(), label: str = "float network") -> int:
           + f"below the {label} (paired by seed) | pulses / training image (last epoch) | training energy / image | seeds |")
     print("|---|---|---|---|---|---|---|" + ("---|" if ref_sweep else ""))
     print("\n".join(rows))
+    if any("‡" in w for _, w in groups):
+        print("\n‡ θ resolved from today's device library: the run's build did not record the value it used.")
     return 0
 
 
@@ -197,7 +280,7 @@ def _schemes_float32(folder: str | None) -> dict[str, float]:
 def bits_table(folder: str, schemes_folder: str | None = None) -> int:
     """Device x accumulator bits sweep: test accuracy per cell (0 = float32; a float32 cell the
     sweep has not run is taken from the device x scheme sweep's mixed_precision column, marked †)."""
-    ds = xr.load_dataset(Path(folder) / "sweep.nc")
+    ds = _sweep(folder, ("synapses_device", "synapses_update_accumulator_bits"))
     f32 = _schemes_float32(schemes_folder)
     bits = [int(b) for b in ds["synapses_update_accumulator_bits"].values]
     order = sorted(range(len(bits)), key=lambda i: (bits[i] == 0, bits[i]))
@@ -206,7 +289,9 @@ def bits_table(folder: str, schemes_folder: str | None = None) -> int:
     for dev in ds["synapses_device"].values:
         cells = []
         for i in order:
-            p = ds.sel(synapses_device=dev, synapses_update_accumulator_bits=bits[i])
+            p = ds.sel(synapses_device=dev, synapses_update_accumulator_bits=bits[i]).squeeze(drop=True)
+            if p["status"].ndim:
+                _fail(f"{folder}: a device x bits sweep with a single point per cell expected (more axes: use --float)")
             status = str(p["status"].values)
             if status != "ok" and bits[i] == 0 and str(dev) in f32:
                 cells.append(f"{100 * f32[str(dev)]:.2f} % †")
@@ -228,6 +313,8 @@ if __name__ == "__main__":
     ap.add_argument("--bits", action="store_true", help="device x accumulator-bits table")
     ap.add_argument("--schemes", default=None, help="with --bits: the device x scheme sweep, for float32 cells")
     a = ap.parse_args()
+    if a.float is not None and a.bits:
+        ap.error("--bits and --float are two tables: give one")
     if a.float is not None:
         sys.exit(seeds_table(a.sweep, a.float, a.label))
     if len(a.sweep) > 1:
