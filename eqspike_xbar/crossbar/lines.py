@@ -20,7 +20,7 @@ blocks of one line's size:
 Exactness: a direct elimination of the same nodal equations as :mod:`.nodal` (zero-ohm
 ports merged into the line ends, a sense resistance in series with a TIA's input folded into
 one conductance), equal to the sparse solvers to rounding (tests/crossbar/test_cold_lines.py:
-1e-10 relative over every linear spec, both directions). It applies to linear cells (1R, 1T1R)
+1e-10 relative over a grid of 128 linear specs × 6 shapes, both directions). It applies to linear cells (1R, 1T1R)
 with non-zero word- and bit-line segments of the oriented read (:func:`solvable`); its cost
 is ~M·N³ (one N x N inverse per word line), so it is used up to :data:`MAX_COST` only.
 """
@@ -36,6 +36,12 @@ from .topology import Topology
 #: least ~15 µs of numpy calls, as much as a 32 x 32 inverse); larger arrays use the sparse
 #: solvers, whose cost grows more slowly
 MAX_COST = 128 ** 4
+#: shortest wire segment solved line by line (the elimination squares 1/r: below ~1e-154 ohm that
+#: overflows to inf; such a wire is a short, which the sparse model merges into one node)
+MIN_SEGMENT_OHM = 1e-100
+#: most driven lines solved line by line (a read loops over them in Python: 8192 x 1 took 20 ms
+#: against 0.32 ms for the sparse solve)
+MAX_LINES = 1024
 #: from this line size on the dense blocks run on one BLAS thread: two OpenBLAS threads on the
 #: shared 2-core machine took 0.34 s of CPU (0.53 s wall) for 128 inverses of 128 x 128 against
 #: 0.07 s on one; below, OpenBLAS does not start its threads (measured at 32 and 64)
@@ -45,10 +51,11 @@ ONE_THREAD_FROM = 96
 def solvable(topology: Topology, spec: CrossbarSpec) -> bool:
     """True if the forward read of the oriented ``topology`` can be solved line by line:
     linear cells, non-zero word- and bit-line segments (no line merged into one node), and
-    M·max(N, 32)³ within :data:`MAX_COST`."""
+    M·max(N, 32)³ within :data:`MAX_COST`, at most :data:`MAX_LINES` driven lines, segments of at
+    least :data:`MIN_SEGMENT_OHM`."""
     M, N = topology.shape
-    return (spec.linear and topology.r_wordline_ohm > 0 and topology.r_bitline_ohm > 0
-            and M * max(N, 32) ** 3 <= MAX_COST)
+    return (spec.linear and min(topology.r_wordline_ohm, topology.r_bitline_ohm) >= MIN_SEGMENT_OHM
+            and M <= MAX_LINES and M * max(N, 32) ** 3 <= MAX_COST)
 
 
 def _tridiagonal_inverses(d: np.ndarray, a: float) -> np.ndarray:
@@ -138,9 +145,9 @@ def _blas_one_thread(n: int):
         from contextlib import nullcontext
 
         return nullcontext()
-    from threadpoolctl import threadpool_limits
+    from ..threads import one_blas_thread
 
-    return threadpool_limits(1, user_api="blas")
+    return one_blas_thread()
 
 
 def factor(g_cell: np.ndarray, topology: Topology, spec: CrossbarSpec) -> LineFactor:

@@ -355,11 +355,14 @@ def algorithm_section(cfg, per_seed: dict) -> str:
                        "energy / inference sample", "largest share of the training energy",
                        "programming pulses / training sample", "time steps (training / inference)",
                        "latency (training / inference)"], rows))
-    readouts = [k for k in ("spikes", "spikes_argmax", "potential") if f"test_accuracy_{k}" in next(iter(per_seed.values()))]
+    from ..backprop.network import SpikingBPNetwork
+
+    readouts = [k for k in SpikingBPNetwork.READOUTS if any(f"test_accuracy_{k}" in ds for ds in per_seed.values())]
     if readouts:  # spiking_bp: the authors' three test criteria, recorded every epoch
         words = {"spikes": "output spikes exactly the one-hot target", "spikes_argmax": "argmax of the output spikes",
                  "potential": "argmax of the output potential"}
-        crit = [[f"`{fid}`"] + [fmt_pct(final(ds, f"test_accuracy_{k}")) for k in readouts]
+        crit = [[f"`{fid}`"] + [fmt_pct(final(ds, f"test_accuracy_{k}")) if f"test_accuracy_{k}" in ds else "–"
+                                for k in readouts]  # "–": a fidelity run by an older build
                 for fid, ds in per_seed.items()]
         md.append(f"Test accuracy by each criterion of the authors' code (last epoch; `test_accuracy` above is "
                   f"`spiking_bp.readout` = '{cfg.spiking_bp.readout}'):\n\n"

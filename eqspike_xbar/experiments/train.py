@@ -175,10 +175,10 @@ class Trainer:
         self.check_writable()
         self.clock.start(self.run_dir)
         self.status("running")
-        if self.epoch >= cfg.learning.epochs and self.history.get("train_accuracy"):
-            # resumed after its last epoch (e.g. killed between the checkpoint and metrics.nc)
-            self.write_metrics()
         try:
+            if self.epoch >= cfg.learning.epochs and self.history.get("train_accuracy"):
+                # resumed after its last epoch (e.g. killed between the checkpoint and metrics.nc)
+                self.write_metrics()
             for epoch in range(self.epoch, cfg.learning.epochs):
                 reset_counters(self.net)
                 t0 = time.perf_counter()

@@ -34,6 +34,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from ..threads import one_blas_thread
+
 BACKENDS: dict[str, type["SynapseLayer"]] = {}
 
 #: a read or update is computed from the active lines only when at most this fraction of
@@ -58,7 +60,7 @@ def event_matmul(x: np.ndarray, m: np.ndarray, group: int = 0) -> np.ndarray:
         act = np.flatnonzero(x.any(0))
         return x @ m if act.size > EVENT_MAX_DENSITY * n else x[:, act] @ m[act]
     out = np.empty((rows, m.shape[1]), dtype=np.result_type(x, m))
-    with _one_blas_thread():  # many small products: BLAS threads would only wait on each other
+    with one_blas_thread():  # many small products: BLAS threads would only wait on each other
         for i in range(0, rows, g):
             xg = x[i : i + g]
             act = np.flatnonzero(xg.any(0))
@@ -67,20 +69,6 @@ def event_matmul(x: np.ndarray, m: np.ndarray, group: int = 0) -> np.ndarray:
             else:
                 np.matmul(xg[:, act], m[act], out=out[i : i + g])
     return out
-
-
-_BLAS = None
-
-
-def _one_blas_thread():
-    """Context: the BLAS of numpy on one thread (measured with 2 threads on 2 busy cores: 20
-    per-image products took 8.0 ms against 1.65 ms on one thread)."""
-    global _BLAS
-    if _BLAS is None:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def event_outer(row_events: np.ndarray, col_events: np.ndarray):

@@ -48,12 +48,22 @@ def test_line_elimination_equals_the_sparse_nodal_solve_for_every_linear_circuit
                                    err_msg=str(spec))
 
 
-def test_line_elimination_at_128_uses_one_blas_thread_and_agrees():
+def test_line_elimination_at_128_uses_one_blas_thread_and_agrees(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    factor_class = lines.LineFactor
+
+    def recording(*args, **kw):  # the BLAS threads while the blocks are factorised
+        seen.append([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"])
+        return factor_class(*args, **kw)
+
+    monkeypatch.setattr(lines, "LineFactor", recording)
     rng = np.random.default_rng(3)
     g, spec = rng.uniform(1e-6, 1e-4, (128, 128)), CrossbarSpec()
     v = rng.uniform(0, 0.2, (2, 128))
-    assert 128 >= lines.ONE_THREAD_FROM
     np.testing.assert_allclose(_lines(g, v, spec, "forward"), _sparse(g, v, spec, "forward"), rtol=RTOL)
+    assert seen and all(n == 1 for n in seen[-1]) and seen[-1]
 
 
 def test_what_the_line_elimination_does_not_take():
@@ -66,6 +76,10 @@ def test_what_the_line_elimination_does_not_take():
     assert lines.solvable(oriented(big, CrossbarSpec(), "backward").topology, CrossbarSpec())  # 256 * 64^3
     thin = np.full((9000, 1), 1e-5)  # a numpy call or two per line: 9000 lines cost more than a sparse solve
     assert not lines.solvable(oriented(thin, CrossbarSpec(), "forward").topology, CrossbarSpec())
+    tall = np.full((2000, 4), 1e-5)  # within the cost bound, but a read loops over 2000 lines in Python
+    assert not lines.solvable(oriented(tall, CrossbarSpec(), "forward").topology, CrossbarSpec())
+    tiny = CrossbarSpec(r_wordline_ohm=1e-160, r_bitline_ohm=1e-160)  # 1/r² overflows: the sparse model
+    assert not lines.solvable(oriented(g, tiny, "forward").topology, tiny)
 
 
 def test_fast_crossbar_reads_a_new_pattern_by_lines_then_by_the_nodal_model():

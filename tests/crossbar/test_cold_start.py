@@ -17,12 +17,15 @@ def test_crossbar_solve_imports_only_what_a_read_needs():
     assert out.strip().splitlines()[-1] == "[]"
 
 
-def test_small_array_first_factorisations_use_superlu_then_pardiso_on_reuse():
+@pytest.mark.parametrize("spec", ["", "r_wordline_ohm=0.0"], ids=["line-by-line", "superlu"])
+def test_small_array_first_reads_load_no_mkl_then_pardiso_on_reuse(spec):
+    """A new pattern's first two reads: line by line (linear, finite wires) or SuperLU (shorted
+    word lines: the sparse model merges them); PARDISO from the third."""
     code = ("import numpy as np; from eqspike_xbar.crossbar import FastCrossbar, CrossbarSpec; "
             "from eqspike_xbar.crossbar import linalg; import sys; rng = np.random.default_rng(0); "
             "v = rng.uniform(0, 0.2, (1, 16)); loaded = []\n"
             "for k in range(3):\n"
-            "    FastCrossbar(rng.uniform(1e-6, 1e-4, (16, 16)), CrossbarSpec()).read(v)\n"
+            f"    FastCrossbar(rng.uniform(1e-6, 1e-4, (16, 16)), CrossbarSpec({spec})).read(v)\n"
             "    loaded.append(linalg.mkl_loaded())\n"
             "print(loaded, linalg._mkl() is not False)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
