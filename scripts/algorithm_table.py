@@ -73,7 +73,7 @@ def _settings(config: dict, fidelity: str, steps_used=None) -> tuple[str, tuple]
 
 def _steps(threshold, steps_used=None) -> str:
     if isinstance(threshold, str):  # 'auto': set by the device's C2C noise when the run started
-        return f"{threshold} ({float(steps_used):g})" if steps_used else threshold
+        return f"{float(steps_used):g} (auto)" if steps_used else threshold  # as scripts/scheme_table.py
     return f"{threshold:g}"
 
 
