@@ -128,6 +128,18 @@ def merge(base: dict, override: Mapping) -> dict:
     return out
 
 
+def dotted(table: Mapping, prefix: str = "") -> dict:
+    """{"learning": {"lr": [..]}} -> {"learning.lr": [..]}: every nested table of a resolved
+    config (e.g. a run folder's config.toml) as dotted keys, leaves unchanged."""
+    out = {}
+    for k, v in table.items():
+        if isinstance(v, Mapping):
+            out.update(dotted(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def parse_override(text: str) -> dict:
     """Parse ``section.key=value`` (value in TOML syntax) into a nested dict."""
     if "=" not in text:

@@ -24,6 +24,7 @@ import xarray as xr
 
 from eqspike_xbar.algorithms import ALGORITHMS
 from eqspike_xbar.config import EnergyConfig
+from eqspike_xbar.config_tools import dotted
 from eqspike_xbar.experiments.seeds import fmt_pct
 from eqspike_xbar.experiments.main_report import algorithm_summary, published_row
 from eqspike_xbar.report import fmt_joules, fmt_seconds, table
@@ -41,21 +42,11 @@ def _seeds(ds: xr.Dataset, config: dict) -> list[int]:
     return [int(config.get("run", {}).get("seed", 0))]
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = repr(v)
-    return out
-
-
 def _settings(config: dict, fidelity: str, steps_used=None) -> tuple[str, tuple]:
     """(what the synapses are, in words; every other setting that tells runs apart). ``steps_used``:
     the threshold in pulse steps the run resolved (metrics attr update_threshold_steps), shown
     beside 'auto'."""
-    flat = {k: v for k, v in _flat(config).items()
+    flat = {k: repr(v) for k, v in dotted(config).items()
             if not k.startswith("run.") and k not in ("data.data_dir", "synapses.backend")}
     syn = config.get("synapses", {})
     if fidelity != "circuit":  # the circuit settings do not act on the other fidelities

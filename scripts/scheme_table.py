@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from eqspike_xbar.config_tools import dotted
 from eqspike_xbar.experiments.seeds import fmt_pct
 
 
@@ -150,22 +151,12 @@ def _setting(m: xr.Dataset) -> tuple[str, bool]:
     return ", ".join(words), resolved
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = repr(v)
-    return out
-
-
 def _rest(m: xr.Dataset) -> dict:
     """Every setting of a run but its seed, name and data folder, and the circuit's unless it ran
     at circuit fidelity (runs that differ in any of them are never pooled as seeds of one row)."""
     cfg = tomllib.loads(m.attrs["config_toml"])
     circuit = cfg.get("synapses", {}).get("backend") == "circuit"
-    return {k: v for k, v in _flat(cfg).items() if not k.startswith("run.") and k != "data.data_dir"
+    return {k: repr(v) for k, v in dotted(cfg).items() if not k.startswith("run.") and k != "data.data_dir"
             and (circuit or not k.startswith("synapses.circuit."))}
 
 

@@ -49,16 +49,19 @@ def _pattern_key(indptr, indices) -> tuple:
             hashlib.sha1(np.ascontiguousarray(indptr).tobytes() + np.ascontiguousarray(indices).tobytes()).hexdigest())
 
 
-def _early_use(key) -> bool:
+def _early_use(key, count_late: bool = True) -> bool:
     """Count one factorisation of the pattern ``key``; True if it comes before its
-    :data:`PARDISO_FROM_USE`-th in this process."""
+    :data:`PARDISO_FROM_USE`-th in this process. ``count_late = False``: a later use is not
+    counted (its caller hands it to :func:`factorize`, which counts it)."""
     with _SEEN_LOCK:
         n = _SEEN_PATTERNS.get(key, 0)
-        _SEEN_PATTERNS[key] = n + 1
-        _SEEN_PATTERNS.move_to_end(key)
-        while len(_SEEN_PATTERNS) > 256:
-            _SEEN_PATTERNS.popitem(last=False)
-    return n + 1 < PARDISO_FROM_USE
+        early = n + 1 < PARDISO_FROM_USE
+        if early or count_late:
+            _SEEN_PATTERNS[key] = n + 1
+            _SEEN_PATTERNS.move_to_end(key)
+            while len(_SEEN_PATTERNS) > 256:
+                _SEEN_PATTERNS.popitem(last=False)
+    return early
 
 
 def light_first_use(key, n: int) -> bool:
@@ -69,10 +72,7 @@ def light_first_use(key, n: int) -> bool:
     ``factorize(A, key=key)`` counts the use and picks the solver."""
     if n >= SMALL_UNKNOWNS or mkl_loaded():
         return False
-    with _SEEN_LOCK:
-        if _SEEN_PATTERNS.get(key, 0) + 1 >= PARDISO_FROM_USE:
-            return False
-    return _early_use(key)
+    return _early_use(key, count_late=False)
 
 
 def mkl_loaded() -> bool:
