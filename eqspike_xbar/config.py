@@ -332,6 +332,13 @@ class UpdateConfig:
     accumulator_range: float = 0.0
     """Largest |value| the fixed-point accumulator holds, pulse steps (LSB = range / 2^(bits−1));
     0: 2·threshold."""
+    accumulator_rounding: Literal["minibatch", "event"] = "minibatch"
+    """mixed_precision with a fixed-point accumulator (accumulator_bits > 0): how the rule's
+    coincidences reach it. 'minibatch': a per-synapse register sums the minibatch's coincidences
+    exactly, then one stochastically rounded add to χ per minibatch; the register is hardware and
+    is counted (a signed counter of the minibatch's largest possible count, or 32 bits for analog
+    events). 'event': every coincidence is added to χ on its own and rounded to the LSB (what a
+    b-bit χ alone can do: b bits per synapse, nothing else); needs ternary events."""
     verify: bool | Literal["bounded"] = False
     """mixed_precision: program-and-verify — read each pulsed pair after programming and keep
     (wish − what the devices really moved) in the accumulator; the reads are counted. 'bounded':
@@ -401,6 +408,12 @@ class SynapseConfig:
     """Tables merged onto the device TOML, e.g. {noise = {c2c_sigma = 0.02}, conductance = {levels = 64}}."""
     on_off_ratio: float = 0.0
     """Gmax/Gmin of the device (Gmin = Gmax / ratio, Gmax kept); 0: the device file's own."""
+    devices_per_weight: int = 1
+    """Device pairs per weight (a multi-memristive synapse, Boybat et al. 2018): each pulse goes to
+    one pair in turn, a read senses their sum, so a pulse moves the weight 1/n as far and its
+    C2C noise averages over n× the pulses (the weight's SNR grows as √n, n× the devices and
+    pulses). Modelled as one compound device (devices.DeviceParams.parallel); ``device``
+    fidelity only."""
     effects_off: list[str] = field(default_factory=list)
     """Device effects switched off, e.g. ["c2c", "d2d", "read_noise"] (see devices.Effects)."""
     w_max: list[float] = field(default_factory=list)
@@ -432,10 +445,17 @@ class SynapseConfig:
             raise ConfigError(f"synapses.w_max must be > 0, got {self.w_max}")
         if self.read_pulse_s <= 0 or self.minibatch_s < 0:
             raise ConfigError("synapses.read_pulse_s must be > 0 s and synapses.minibatch_s >= 0 s")
+        if isinstance(self.devices_per_weight, bool) or not 1 <= self.devices_per_weight <= 64:
+            raise ConfigError(f"synapses.devices_per_weight must be an integer in [1, 64], got {self.devices_per_weight}")
+        if self.devices_per_weight > 1 and self.backend != "device":
+            raise ConfigError(f"synapses.devices_per_weight = {self.devices_per_weight} is modelled at 'device' fidelity "
+                              f"only (the crossbar layout of several pairs per weight is not built): set "
+                              f"synapses.backend = 'device' or devices_per_weight = 1")
         from .devices import resolve_device
 
         try:
-            self._device_params = resolve_device(self.device, self.device_overrides, self.on_off_ratio)
+            self._device_params = resolve_device(self.device, self.device_overrides, self.on_off_ratio).parallel(
+                self.devices_per_weight)
         except DeviceModelError as exc:
             raise ConfigError(f"synapses.device: {exc}") from None
         u = self.update  # the threshold in pulse steps needs the device for 'auto'
@@ -541,6 +561,11 @@ class ExperimentConfig:
                 f"{self.synapses.backend!r} has float weights: use backend 'device' or 'circuit', or drop the scheme")
         ternary_events = self.learning.algorithm == "spiking_bp" or (  # binary activity x signed error
             self.network.neuron == "spiking" and self.learning.post_factor == "ternary")
+        if (up.scheme == "mixed_precision" and up.accumulator_bits and up.accumulator_rounding == "event"
+                and not ternary_events):
+            raise ConfigError(
+                "synapses.update.accumulator_rounding = 'event' adds every coincidence of a pre spike and a ternary "
+                "post pulse to the accumulator: set network.neuron = 'spiking' and learning.post_factor = 'ternary'")
         if SCHEMES[up.scheme].needs_ternary_events and not ternary_events:
             raise ConfigError(
                 f"synapses.update.scheme = {up.scheme!r} programs one pulse per coincidence of a pre spike and a "

@@ -131,8 +131,10 @@ def _setting(m: xr.Dataset) -> tuple[str, bool]:
     cfg = tomllib.loads(m.attrs["config_toml"])
     upd = cfg.get("synapses", {}).get("update", {})
     scheme = upd.get("scheme", "minibatch_sum")
+    pairs = int(cfg.get("synapses", {}).get("devices_per_weight", 1))
+    per_weight = f", {pairs} pairs per weight" if pairs > 1 else ""
     if scheme not in ("mixed_precision", "tiki_taka"):
-        return f"`{scheme}`", False
+        return f"`{scheme}`{per_weight}", False
     steps = m.attrs.get("update_threshold_steps")
     resolved = False
     if steps is None:  # a run of a build that did not record it: resolve the config's threshold now
@@ -147,8 +149,10 @@ def _setting(m: xr.Dataset) -> tuple[str, bool]:
     if verify:
         words.append("verify" + (" bounded" if verify == "bounded" else ""))
     if upd.get("accumulator_bits", 0):
-        words.append(f"{upd['accumulator_bits']}-bit χ")
-    return ", ".join(words), resolved
+        each = scheme == "mixed_precision" and upd.get("accumulator_rounding", "minibatch") == "event"
+        words.append(f"{upd['accumulator_bits']}-bit χ" + (" (each event rounded)" if each else
+                                                           " + minibatch register" if scheme == "mixed_precision" else ""))
+    return ", ".join(words) + per_weight, resolved
 
 
 def _rest(m: xr.Dataset) -> dict:

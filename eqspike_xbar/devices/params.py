@@ -285,6 +285,33 @@ class DeviceParams:
         """Copy with sections or fields replaced, e.g. ``p.with_(noise=Noise(c2c_sigma=0))``."""
         return dataclasses.replace(self, **sections)
 
+    def parallel(self, n: int) -> "DeviceParams":
+        """``n`` of these devices in parallel as one compound device (a multi-memristive synapse,
+        Boybat et al., Nat. Commun. 9:2514, 2018): every pulse goes to one of the ``n``, chosen
+        in turn by a counter shared by the array, and a read senses their sum. In units of the
+        compound: n× the conductance range and n× the pulses for a full sweep (one pulse moves
+        1/n as far), the same nonlinearity labels (the ``n`` devices advance in step); the C2C
+        noise of one pulse is 1/n of the compound's range, read noise and D2D spread of
+        independent devices average to 1/√n, a half-selected device is 1/n of its compound.
+        Approximations: the sum is moved as one device on one curve, so devices that drift
+        apart by C2C noise, and one device reaching its bound before the others, are not
+        modelled; stuck devices keep their rate per compound (pessimistic: one stuck device
+        pins only 1/n of a real compound)."""
+        if n == 1:
+            return self
+        c, d, r = self.conductance, self.d2d, 1.0 / math.sqrt(n)
+        return self.with_(
+            name=f"{self.name}_x{n}",
+            description=f"{n} x ({self.description or self.name}) in parallel, one pulse to one device in turn",
+            conductance=dataclasses.replace(c, gmin_S=n * c.gmin_S, gmax_S=n * c.gmax_S, levels=n * c.levels,
+                                            levels_ltd=n * c.levels_ltd),
+            noise=dataclasses.replace(self.noise, c2c_sigma=self.noise.c2c_sigma / n,
+                                      read_sigma=self.noise.read_sigma * r),
+            d2d=dataclasses.replace(d, **{f.name: getattr(d, f.name) * r for f in dataclasses.fields(d)
+                                          if f.name != "source"}),
+            half_select=dataclasses.replace(self.half_select, set_rel=self.half_select.set_rel / n,
+                                            reset_rel=self.half_select.reset_rel / n))
+
 
 @dataclass(frozen=True)
 class Effects:

@@ -20,6 +20,8 @@ coincidence              a pre spike on a row meets a ternary post pulse on a   
                          trains give fractional rates); nothing is stored
 mixed_precision          per-synapse accumulator χ across minibatches; a pair is     accumulator_bits
                          pulsed when |χ| >= threshold steps, χ keeps the rest        (0 = float32)
+                         (a b-bit χ gets each coincidence rounded on its own, or     + the minibatch
+                         the minibatch's exact sum through a counted register)       register
                          (Nandakumar et al., Front. Neurosci. 14:406, 2020);
                          verify: program-and-verify; 'bounded': targets kept in
                          the pair's range ±w_max (χ drops what it cannot hold)
@@ -163,6 +165,23 @@ class FixedPoint:
         n += self.rng.random(y.shape) < (y - n)
         self.q[index] = np.clip(self.q[index] + n.astype(np.int64), self.lo, self.hi)
 
+    def add_events(self, n_plus: np.ndarray, n_minus: np.ndarray, step: float) -> None:
+        """Add ``n_plus`` events of +``step`` and ``n_minus`` of −``step`` pulse steps, each one
+        rounded to the LSB on its own (stochastically: a Binomial count of the LSBs the events
+        carried over). Saturation is applied to the net of all of them (the order of the events
+        within one call is not modelled)."""
+        if not self.bits:
+            self.q += (step * (n_plus - n_minus)).astype(np.float32)
+            return
+        y = step / self.lsb
+        whole, frac = math.floor(y), y - math.floor(y)
+        net = whole * (n_plus - n_minus)
+        if frac > 0:
+            for n, sign in ((n_plus, 1), (n_minus, -1)):
+                nz = np.flatnonzero(n)
+                net.reshape(-1)[nz] += sign * self.rng.binomial(n.reshape(-1)[nz], frac)
+        self.q[...] = np.clip(self.q + net, self.lo, self.hi)
+
     def take_whole(self, threshold: float, index=...) -> np.ndarray:
         """Whole pulse steps of the entries whose |value| >= ``threshold``; subtracted from the
         store (the remainder stays). Returns signed int counts."""
@@ -237,6 +256,15 @@ def _rule_sum(rows, cols, scale) -> np.ndarray:
     out = np.zeros((rows.shape[1], cols.shape[1]), dtype=block.dtype)
     out[index] = block * np.asarray(scale, dtype=block.dtype)
     return out
+
+
+def _register_bits(rows, cols) -> int:
+    """Bits of a signed register that holds the sum of one minibatch's coincidences per synapse:
+    enough for the largest count these events can give (rows·cols integral), else 32 (float)."""
+    if not (np.array_equal(rows, np.rint(rows)) and np.array_equal(cols, np.rint(cols))):
+        return 32
+    most = rows.shape[0] * float(np.abs(rows).max(initial=0)) * float(np.abs(cols).max(initial=0))
+    return min(32, math.ceil(math.log2(most + 1)) + 1)
 
 
 def _coincidences(rows, cols) -> float:
@@ -316,16 +344,38 @@ class MixedPrecision(UpdateScheme):
     def __init__(self, layer, cfg):
         super().__init__(layer, cfg)
         self.chi = _accumulator(layer, cfg, self.threshold)
+        self.event_rounding = bool(self.chi.bits) and cfg.accumulator_rounding == "event"
+        self.linear = not self.event_rounding  # per-event rounding: every slot's coincidences count
+        self._checked = False
+        self.register_bits = 0
+        """Fixed-point χ with 'minibatch' rounding: bits of the per-synapse register that sums a
+        minibatch's coincidences before χ gets them (the largest count seen needs; 32 for analog
+        events); 0 otherwise."""
 
     @property
     def bits_per_synapse(self):
-        return float(self.chi.word_bits)
+        return float(self.chi.word_bits + self.register_bits)
 
     def apply(self, rows, cols, scale):
         layer, chi = self.layer, self.chi
-        wish = _rule_sum(rows, cols, scale) / np.float32(layer.pair_step)
-        chi.add(wish)
-        self._book_rule_sum(rows, cols, chi.word_bits)
+        if self.event_rounding:  # each coincidence is one rounded add to χ
+            if not self._checked:
+                _check_ternary(rows, "row")
+                _check_ternary(cols, "column")
+                self._checked = True
+            n_plus, n_minus = coincidence_counts(rows, cols)
+            if scale < 0:
+                n_plus, n_minus = n_minus, n_plus
+            chi.add_events(n_plus, n_minus, abs(float(scale)) / layer.pair_step)
+            self._book_rule_sum(rows, cols, chi.word_bits)
+        elif chi.bits:  # a register sums the minibatch exactly; one rounded add to χ per synapse
+            self.register_bits = max(self.register_bits, _register_bits(rows, cols))
+            chi.add(_rule_sum(rows, cols, scale) / np.float32(layer.pair_step))
+            self._book_rule_sum(rows, cols, self.register_bits)
+            self._book_memory(2 * layer.n_pre * layer.n_post, chi.word_bits)
+        else:  # float32 χ: every coincidence is added to it (float sums: no rounding to speak of)
+            chi.add(_rule_sum(rows, cols, scale) / np.float32(layer.pair_step))
+            self._book_rule_sum(rows, cols, chi.word_bits)
         if self.cfg.verify:
             w_before = layer.read_pairs()
         n = chi.take_whole(self.threshold)
@@ -364,10 +414,11 @@ class MixedPrecision(UpdateScheme):
             chi.subtract(excess[hit], tuple(i[hit] for i in index))
 
     def state_dict(self):
-        return {"chi": self.chi.q.copy()}
+        return {"chi": self.chi.q.copy(), "register_bits": np.array(self.register_bits)}
 
     def load_state_dict(self, state):
         self.chi.q[...] = state["chi"]
+        self.register_bits = int(state.get("register_bits", 0))
 
     def diagnostics(self):
         v = self.chi.value
@@ -493,14 +544,16 @@ def hardware_summary(synapses) -> dict:
     layers = [s for s in synapses if getattr(s, "programmed", False)]
     if not layers:
         return {"scheme": "none (float weights)", "bits_per_synapse": 0.0, "digital_memory_bits": 0.0,
-                "extra_devices_per_synapse": 0, "per_synapse_memory": False, "threshold_steps": 0.0,
+                "extra_devices_per_synapse": 0, "devices_per_weight": 1, "per_synapse_memory": False, "threshold_steps": 0.0,
                 "verify": "false"}
     sch = layers[0].scheme
     cells = sum(s.n_pre * s.n_post for s in layers)
+    pairs = int(getattr(layers[0].config, "devices_per_weight", 1))  # more pairs per weight: more devices
+    extra = sch.extra_devices_per_synapse + 2 * (pairs - 1)
     return {"scheme": sch.name, "bits_per_synapse": sch.bits_per_synapse,
             "digital_memory_bits": sch.bits_per_synapse * cells,
-            "extra_devices_per_synapse": sch.extra_devices_per_synapse,
-            "per_synapse_memory": bool(sch.bits_per_synapse > 0 or sch.extra_devices_per_synapse > 0),
+            "extra_devices_per_synapse": extra, "devices_per_weight": pairs,
+            "per_synapse_memory": bool(sch.bits_per_synapse > 0 or extra > 0),
             # the firing threshold (pulse steps) as used: 'auto' resolved per device; 0: none
             "threshold_steps": sch.threshold if sch.uses_threshold else 0.0,
             "verify": str(sch.cfg.verify).lower() if sch.name == "mixed_precision" else "false"}

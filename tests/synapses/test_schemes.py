@@ -99,9 +99,43 @@ def test_mixed_precision_loses_nothing(bits):
     tol = 1e-5 if bits == 0 else 25 * syn.scheme.chi.lsb * syn.pair_step  # stochastic LSB rounding
     np.testing.assert_allclose(syn.weights + held, wished, atol=tol)
     assert syn.counters["pulses"] > 0 and syn.counters["digital_bit_accesses"] > 0
-    assert syn.scheme.bits_per_synapse == (bits or 32)
+    # analog events: a b-bit χ needs a float register to sum the minibatch exactly first
+    assert syn.scheme.bits_per_synapse == (bits + 32 if bits else 32)
     if bits:  # the fixed-point store never leaves its range
         assert np.abs(syn.scheme.chi.q).max() <= 2 ** (bits - 1)
+
+
+def test_fixed_point_event_rounding_is_unbiased_and_rounds_every_event():
+    from eqspike_xbar.synapses.schemes import FixedPoint
+
+    acc = FixedPoint((4000,), bits=8, value_range=1000.0, rng=np.random.default_rng(5))  # LSB 7.8 steps
+    n_plus, n_minus = np.full(4000, 30), np.full(4000, 10)
+    acc.add_events(n_plus, n_minus, step=0.5)  # 20 net events of 0.5 steps: 10 steps, 1.28 LSB
+    assert abs(acc.value.mean() - 10.0) < 0.1 * acc.lsb
+    # each of the 40 events is rounded on its own: variance 40·p(1−p) LSB², not the net's 0.28·0.72
+    p = 0.5 / acc.lsb
+    assert np.var(acc.q) == pytest.approx(40 * p * (1 - p), rel=0.1)
+
+
+@pytest.mark.parametrize("rounding", ["minibatch", "event"])
+def test_mixed_precision_fixed_point_counts_what_its_rounding_needs(rounding):
+    """A b-bit χ: 'event' rounds every coincidence on its own and needs b bits; 'minibatch' sums
+    the minibatch's coincidences in a register first, and that register is counted."""
+    rng = np.random.default_rng(6)
+    syn = layer((20, 9), {"scheme": "mixed_precision", "threshold": 1.0, "accumulator_bits": 6,
+                          "accumulator_range": 64.0, "accumulator_rounding": rounding})
+    wished = np.zeros((20, 9))
+    for _ in range(25):
+        rows, cols = ternary_events(rng, 12, 20, 9, p=0.4)
+        syn.update(rows, cols, scale=0.02 * syn.pair_step)
+        wished += 0.02 * syn.pair_step * rows.T.astype(float) @ cols
+    held = syn.scheme.chi.value * syn.pair_step
+    err = syn.weights + held - wished
+    assert abs(err.mean()) < 0.2 * syn.scheme.chi.lsb * syn.pair_step  # unbiased
+    assert syn.scheme.linear == (rounding == "minibatch")
+    # 12 slots of events of +-1: a signed register of ceil(log2(13)) + 1 = 5 bits
+    assert syn.scheme.bits_per_synapse == (6 + 5 if rounding == "minibatch" else 6)
+    assert hardware_summary([syn])["bits_per_synapse"] == syn.scheme.bits_per_synapse
 
 
 def test_mixed_precision_fires_only_past_the_threshold_and_verify_reads_are_counted():
@@ -227,6 +261,10 @@ def test_fixed_point_fires_what_it_was_given_when_the_lsb_does_not_divide_a_step
 @pytest.mark.parametrize("sets, message", [
     (['synapses.update.scheme="magic"'], "synapses.update.scheme 'magic' is unknown; available: coincidence"),
     (['synapses.update.scheme="mixed_precision"'], "needs programmed devices"),  # on the ideal backend
+    (['synapses.backend="device"', 'synapses.update.scheme="mixed_precision"', "synapses.update.accumulator_bits=4",
+      'synapses.update.accumulator_rounding="event"'], "accumulator_rounding = 'event' adds every coincidence"),
+    (['synapses.backend="device"', 'synapses.update.scheme="mixed_precision"',
+      'synapses.update.accumulator_rounding="often"'], "accumulator_rounding = 'often' is not one of"),
     (['synapses.backend="device"', 'synapses.update.scheme="mixed_precision"', "synapses.update.threshold=0"],
      "synapses.update.threshold must be >= 1 pulse step (whole steps fire) or 'auto', got 0"),
     (['synapses.backend="device"', 'synapses.update.scheme="minibatch_sum"', 'synapses.update.verify="bounded"'],
