@@ -98,6 +98,11 @@ class DeviceArray:
             ("dg", self._dg), ("movable", self._movable))}
         for name in ("ltp", "ltd"):
             self._per_device.update({f"{name}_{k}": _compact(v) for k, v in self._dir[name].items()})
+        # a direction's constant that is one number each way: [LTD, LTP], picked per pulsed device
+        # by its direction (a take from two numbers: 5x faster than np.where with 0-d operands)
+        self._by_direction = {k: np.array([self._per_device[f"ltd_{k}"], self._per_device[f"ltp_{k}"]])
+                              for k in self._dir["ltp"] if self._per_device[f"ltp_{k}"].ndim == 0
+                              and self._per_device[f"ltd_{k}"].ndim == 0}
         self._t = np.zeros(self.shape)  # time since last programming (s)
         self._t_any = False
         self.energy_J = 0.0  # programming energy spent so far (J)
@@ -148,7 +153,9 @@ class DeviceArray:
         if n.dtype.kind not in "iu":
             if n.dtype.kind != "f" or not np.all(np.isfinite(n)) or np.any(n != np.rint(n)):
                 raise DeviceModelError("pulse counts must be integers (signed: + LTP, − LTD)")
-        idx = self.last_index = np.flatnonzero(n)  # the flat indices of the devices pulsed now
+        # the flat indices of the devices pulsed now (a boolean mask first: numpy's nonzero of a
+        # boolean array is ~3x faster than of an int64 one, the indices are the same)
+        idx = self.last_index = np.flatnonzero(n != 0)
         if idx.size == 0:
             return 0.0
         e = self.effects
@@ -162,7 +169,9 @@ class DeviceArray:
 
         def pick(key):  # per-device constant of each pulsed device's direction
             ltp, ltd = c[f"ltp_{key}"], c[f"ltd_{key}"]
-            return ltp if ltp.ndim == 0 and ltd.ndim == 0 and ltp == ltd else np.where(pos, take(ltp), take(ltd))
+            if key in self._by_direction:
+                return ltp if ltp == ltd else self._by_direction[key].take(pos.view(np.uint8))
+            return np.where(pos, take(ltp), take(ltd))
 
         g_flat = self._g.reshape(-1)  # a view: the state is updated in place
         g0 = g_flat[idx]
@@ -179,9 +188,11 @@ class DeviceArray:
         g1 = gmin + pick("s") * np.expm1(x * pick("k"))
         if e.c2c:
             g1 += self.rng.standard_normal(idx.size) * np.sqrt(np.abs(nf)) * take(c["c2c"])
-        g1 = np.clip(np.where(movable, g1, g0), gmin, take(c["gmax"]))
-        both = g0 + g1  # for the energy: G before + after
-        up, down = float(np.sum(nf[pos] * both[pos])), float(-np.sum(nf[~pos] * both[~pos]))
+        if not (movable.ndim == 0 and movable):  # (no stuck device: nothing to keep)
+            g1 = np.where(movable, g1, g0)
+        g1 = np.clip(g1, gmin, take(c["gmax"]))
+        per_pulse = nf * (g0 + g1)  # for the energy: pulses x (G before + after)
+        up, down = float(np.sum(per_pulse[pos])), float(-np.sum(per_pulse[~pos]))
         energy = 0.5 * (self._e_ltp * up + self._e_ltd * down)
         g_flat[idx] = g1
         self.energy_J += energy

@@ -114,6 +114,7 @@ class CircuitSynapses(DeviceSynapses):
         return wf, wb, tiles
 
     def _refresh(self) -> None:
+        self._changed = None  # the pairs this refresh reads again (None: every pair; see _reread)
         super()._refresh()  # new reads of G+, G- (read noise), ideal W and line sums
         if self.refresh_tolerance > 0:
             self._refresh_bounded(self.refresh_tolerance)
@@ -150,14 +151,18 @@ class CircuitSynapses(DeviceSynapses):
             out.append((rs, cs, wcs))
         return out
 
+    def _reread(self, idx: np.ndarray) -> None:
+        super()._reread(idx)
+        self._changed = idx  # only these pairs' reads (and W) changed: the stale matrices follow there
+
     def _refresh_bounded(self, tol: float) -> None:
         from ..crossbar import FastCrossbar, tile_transfer_matrices
 
         arrays = self._arrays()
-        w_dev = self._W.astype(float)
         b = self._bounded
         first = b is None
         if first:
+            w_dev = self._W.astype(float)
             regions = self._tile_regions(arrays[0].shape)
             if self.interleaved and any(cs.start % 2 for _, cs, _ in regions):
                 log.warning("layer %d: refresh_tolerance needs an even max_array_cols with interleaved "
@@ -170,13 +175,12 @@ class CircuitSynapses(DeviceSynapses):
                                  "g_ref": [a.copy() for a in arrays], "predicted": []}
             todo = list(range(len(regions)))
         else:
-            stale = {d: self._stale(d, arrays) for d in b["t_ref"]}
-            dw = w_dev - b["w_dev_ref"]
+            live = self._live(arrays)
+            w_dev, stale = live["w_dev"], live["stale"]
             kappa = KAPPA_START if b["kappa"] is None else KAPPA_MARGIN * b["kappa"]
             todo, worst = [], 0.0
-            for t, (rs, _, wcs) in enumerate(b["regions"]):
-                ref = float(np.linalg.norm(stale["forward"][rs, wcs]))
-                e = kappa * float(np.linalg.norm(dw[rs, wcs])) / ref if ref > 0 else 0.0
+            for t, (ref, change) in enumerate(live["norms"]):
+                e = kappa * change / ref if ref > 0 else 0.0
                 if e > tol:
                     todo.append(t)
                 else:
@@ -220,10 +224,53 @@ class CircuitSynapses(DeviceSynapses):
             self.refreshes += 1
             self._since_refresh = 0
             stale = {d: self._stale(d, arrays) for d in b["t_ref"]}
+            b["live"] = {"w_dev": w_dev, "stale": stale, "dw": w_dev - b["w_dev_ref"], "norms": None}
         else:
             self._since_refresh += 1
+            if live["changed"] is not None:  # the matrices in use follow the changed pairs only
+                for m, direction in ((self._Wf, "forward"), (self._Wb, "backward")):
+                    if direction in stale:
+                        m.reshape(-1)[live["changed"]] = stale[direction].reshape(-1)[live["changed"]]
+                return
         self._Wf = stale["forward"].astype(self.dtype)
         self._Wb = self._Wf if "backward" not in stale else stale["backward"].astype(self.dtype)
+
+    def _live(self, arrays) -> dict:
+        """The error-bounded refresh's view of the present state, kept up to date from the pairs
+        read again since the last update (``self._changed``) instead of recomputed over the whole
+        layer: ``w_dev`` (the device weights, float64), ``stale`` (:meth:`_stale` per direction),
+        ``dw`` (w_dev − the tiles' reference weights), ``norms`` (per tile: ‖stale forward block‖,
+        ‖dw block‖; recomputed only for tiles with a changed pair) and ``changed`` (the flat indices
+        updated now; None: everything was recomputed). Each entry is computed by the same
+        elementwise operations as over the whole layer, so the numbers are the same to the bit."""
+        b = self._bounded
+        live, idx = b.get("live"), self._changed
+        regions = b["regions"]
+        if live is None or idx is None:  # first use, a checkpoint resumed, or every pair read again
+            w_dev = self._W.astype(float)
+            live = b["live"] = {"w_dev": w_dev, "stale": {d: self._stale(d, arrays) for d in b["t_ref"]},
+                                "dw": w_dev - b["w_dev_ref"], "norms": None}
+            live["changed"] = None
+        else:
+            live["changed"] = idx
+            if live["norms"] is not None and idx.size:
+                if "tile_of" not in b:  # the tile of every weight
+                    b["tile_of"] = np.empty(self._W.shape, dtype=np.intp)
+                    for t, (rs, _, wcs) in enumerate(regions):
+                        b["tile_of"][rs, wcs] = t
+                touched = np.bincount(b["tile_of"].reshape(-1)[idx], minlength=len(regions))
+                live["norms"] = [None if k else n for k, n in zip(touched, live["norms"])]
+            if idx.size:
+                w_dev = live["w_dev"].reshape(-1)
+                w_dev[idx] = self._W.reshape(-1)[idx]
+                for direction, m in live["stale"].items():
+                    m.reshape(-1)[idx] = self._stale_at(direction, arrays, idx)
+                live["dw"].reshape(-1)[idx] = w_dev[idx] - b["w_dev_ref"].reshape(-1)[idx]
+        norms = live["norms"] or [None] * len(regions)
+        fwd, dw = live["stale"]["forward"], live["dw"]
+        live["norms"] = [n if n is not None else (float(np.linalg.norm(fwd[rs, wcs])), float(np.linalg.norm(dw[rs, wcs])))
+                         for n, (rs, _, wcs) in zip(norms, regions)]
+        return live
 
     def _stale(self, direction: str, arrays) -> np.ndarray:
         """W from the last exact blocks, each entry scaled by its device's relative change since:
@@ -232,6 +279,17 @@ class CircuitSynapses(DeviceSynapses):
         for T + (G − G_ref))."""
         b = self._bounded
         return self._weights([t * (g / g0) for t, g, g0 in zip(b["t_ref"][direction], arrays, b["g_ref"])])
+
+    def _stale_at(self, direction: str, arrays, idx: np.ndarray) -> np.ndarray:
+        """:meth:`_stale` at the flat weight indices ``idx`` only (the same operations per entry)."""
+        b = self._bounded
+        if self.interleaved:  # weight (i, j): G+ at array entry (i, 2j), G− at (i, 2j + 1)
+            t, g, g0 = (m.reshape(-1) for m in (b["t_ref"][direction][0], arrays[0], b["g_ref"][0]))
+            gp, gn = ((t[k] * (g[k] / g0[k])) for k in (2 * idx, 2 * idx + 1))
+        else:
+            gp, gn = (t.reshape(-1)[idx] * (g.reshape(-1)[idx] / g0.reshape(-1)[idx])
+                      for t, g, g0 in zip(b["t_ref"][direction], arrays, b["g_ref"]))
+        return (gp - gn) / self.s_per_weight
 
     # ------------------------------------------------------------------ reads
     def _read_matrix(self, direction):
@@ -338,7 +396,7 @@ class CircuitSynapses(DeviceSynapses):
             for k, m in enumerate(b["g_ref"]):
                 d[f"bounded_g_{k}"] = m
             d["bounded_json"] = np.array(json.dumps({"kappa": b["kappa"], "predicted": b["predicted"]}))
-        d.update({k.lstrip("_"): getattr(self, k) for k in self._STATE})
+        d.update({k.lstrip("_"): np.array(getattr(self, k)) for k in self._STATE})  # copies: updated in place
         d["since_refresh"] = np.array(self._since_refresh)
         d["refreshes"] = np.array(self.refreshes)
         d["circuit_json"] = np.array(json.dumps({
@@ -360,6 +418,8 @@ class CircuitSynapses(DeviceSynapses):
         self.stats = extra["stats"]
         self.spot_check_errors = extra["spot_check_errors"]
         self._samples = {k: [np.asarray(r, dtype=self.dtype) for r in v] for k, v in extra["samples"].items()}
+        if self._bounded is not None:  # recompute the live state from the loaded one at the next refresh
+            self._bounded.pop("live", None)
         if "bounded_json" in state:
             meta = json.loads(str(state["bounded_json"]))
             arrays = self._arrays()

@@ -44,6 +44,22 @@ def _set_rng_state(rng: np.random.Generator, state) -> None:
     rng.bit_generator.state = json.loads(str(state))
 
 
+def _union(index_lists, size: int) -> np.ndarray:
+    """The sorted distinct flat indices (< ``size``) of all arrays in ``index_lists``, as
+    ``np.unique(np.concatenate(index_lists))``: through a boolean mask of the whole array unless
+    the lists are short (measured on 784 x 500 pairs: np.unique took 0.34 ms for 2 x 2,000
+    indices against 0.18 ms for the mask, 13 ms for 2 x 48,000 against 0.7 ms)."""
+    if not index_lists:
+        return np.zeros(0, dtype=np.intp)
+    total = sum(a.size for a in index_lists)
+    if total * 256 < size:
+        return np.unique(np.concatenate(index_lists))
+    mask = np.zeros(size, dtype=bool)
+    for a in index_lists:
+        mask[a] = True
+    return np.flatnonzero(mask)
+
+
 @register_backend("device")
 class DeviceSynapses(SynapseLayer):
     programmed = True  # weights are device conductances moved by pulses: update schemes apply
@@ -106,7 +122,7 @@ class DeviceSynapses(SynapseLayer):
         """Flat indices of the pairs programmed since the last read (None: every pair)."""
         if self._programmed is None:
             return None
-        return np.unique(np.concatenate(self._programmed)) if self._programmed else np.zeros(0, dtype=np.intp)
+        return _union(self._programmed, self.n_pre * self.n_post)
 
     def _reread(self, idx: np.ndarray) -> None:
         """Exact reads, only the pairs at flat ``idx`` changed: update the cached reads and W there
