@@ -140,12 +140,14 @@ class DeviceArray:
         self._t_any = False
 
     # -- programming -------------------------------------------------------------------
-    def apply_pulses(self, n) -> float:
+    def apply_pulses(self, n, index=None) -> float:
         """Apply ``n`` identical pulses per device (signed ints; + LTP/SET, − LTD/RESET).
 
         Returns the programming energy of these pulses (J): per pulse |V|·I(V)·width at the
         mean of the conductance before and after (stuck devices take the pulses too). Only
         the devices with n != 0 are computed (training pulses a few % of an array at a time).
+        ``index``: the flat indices of the nonzero entries of ``n`` in ascending order
+        (``np.flatnonzero(n)``) when the caller has them; they are then not searched again.
         """
         n = np.asarray(n)
         if n.shape != self.shape:
@@ -155,7 +157,7 @@ class DeviceArray:
                 raise DeviceModelError("pulse counts must be integers (signed: + LTP, − LTD)")
         # the flat indices of the devices pulsed now (a boolean mask first: numpy's nonzero of a
         # boolean array is ~3x faster than of an int64 one, the indices are the same)
-        idx = self.last_index = np.flatnonzero(n != 0)
+        idx = self.last_index = np.flatnonzero(n != 0) if index is None else index
         if idx.size == 0:
             return 0.0
         e = self.effects

@@ -44,6 +44,16 @@ def _set_rng_state(rng: np.random.Generator, state) -> None:
     rng.bit_generator.state = json.loads(str(state))
 
 
+def _same_nonzeros(n, index: np.ndarray) -> np.ndarray | None:
+    """``index`` if it lists exactly the nonzero entries of ``n`` (flat, ascending), else None.
+    Most schemes program a pair as (n, −n): counting the nonzeros of the second array and
+    checking them at ``index`` costs less than searching them again."""
+    n = np.asarray(n)
+    if n.size <= (index[-1] if index.size else -1) or np.count_nonzero(n) != index.size:
+        return None
+    return index if np.all(n.reshape(-1)[index] != 0) else None
+
+
 def _union(index_lists, size: int) -> np.ndarray:
     """The sorted distinct flat indices (< ``size``) of all arrays in ``index_lists``, as
     ``np.unique(np.concatenate(index_lists))``: through a boolean mask of the whole array unless
@@ -132,9 +142,9 @@ class DeviceSynapses(SynapseLayer):
             return
         n_cols = self._W.shape[1]
         old = self._g_read[0].reshape(-1)[idx] + self._g_read[1].reshape(-1)[idx]
-        for read, arr in zip(self._g_read, (self.gp, self.gn)):
-            read.reshape(-1)[idx] = arr.conductance_at(idx)
-        gp, gn = self._g_read[0].reshape(-1)[idx], self._g_read[1].reshape(-1)[idx]
+        gp, gn = self.gp.conductance_at(idx), self.gn.conductance_at(idx)
+        for read, g in zip(self._g_read, (gp, gn)):
+            read.reshape(-1)[idx] = g
         self._W.reshape(-1)[idx] = ((gp - gn) / self.s_per_weight).astype(self.dtype)
         change = (gp + gn) - old
         rows, cols = np.divmod(idx, n_cols)
@@ -168,7 +178,8 @@ class DeviceSynapses(SynapseLayer):
         """Signed pulse count per pair asked for by the weight change ``dw`` (unbiased rounding)."""
         x = dw / self.pair_step
         n = np.floor(x)
-        n += self._rng.random(x.shape, dtype=np.float32) < (x - n)
+        x -= n  # the fraction (x is our own array)
+        n += self._rng.random(x.shape, dtype=np.float32) < x
         return n.astype(np.int32)
 
     def program(self, rounds) -> None:
@@ -183,7 +194,8 @@ class DeviceSynapses(SynapseLayer):
         e, pulses = 0.0, 0
         for n_plus, n_minus in rounds:
             before = self.gp.pulses + self.gn.pulses
-            e += self.gp.apply_pulses(n_plus) + self.gn.apply_pulses(n_minus)
+            index = np.flatnonzero(np.asarray(n_plus) != 0)
+            e += self.gp.apply_pulses(n_plus, index) + self.gn.apply_pulses(n_minus, _same_nonzeros(n_minus, index))
             pulses += self.gp.pulses + self.gn.pulses - before
             if self._programmed is not None:  # the pairs to read again (None: every pair)
                 self._programmed += [self.gp.last_index, self.gn.last_index]
