@@ -40,6 +40,7 @@ import logging
 
 import numpy as np
 
+from ..threads import one_blas_thread
 from .base import register_backend
 from .device import DeviceSynapses
 
@@ -268,8 +269,13 @@ class CircuitSynapses(DeviceSynapses):
                 live["dw"].reshape(-1)[idx] = w_dev[idx] - b["w_dev_ref"].reshape(-1)[idx]
         norms = live["norms"] or [None] * len(regions)
         fwd, dw = live["stale"]["forward"], live["dw"]
-        live["norms"] = [n if n is not None else (float(np.linalg.norm(fwd[rs, wcs])), float(np.linalg.norm(dw[rs, wcs])))
-                         for n, (rs, _, wcs) in zip(norms, regions)]
+        # one BLAS thread: numpy's norm is a BLAS dot, which OpenBLAS splits over two threads above
+        # 10,000 entries (a 128 x 128 tile): 56 waits for the other thread per update, 25 % of a
+        # 2-thread circuit epoch on busy cores. (With 2 threads the norms' last bit then follows
+        # the 1-thread sum; they only feed the refresh prediction, compared against a tolerance.)
+        with one_blas_thread():
+            live["norms"] = [n if n is not None else (float(np.linalg.norm(fwd[rs, wcs])), float(np.linalg.norm(dw[rs, wcs])))
+                             for n, (rs, _, wcs) in zip(norms, regions)]
         return live
 
     def _stale(self, direction: str, arrays) -> np.ndarray:
