@@ -111,19 +111,27 @@ class EqSpikeNetwork(LayeredState):
             sp, n = enc.step_counted(h[l], None if acc is None else acc[l], rng)
             spikes.append(sp)
             self.counters["spikes"] += n
-        self.counters["neuron_updates"] += self._neurons_per_row * len(h[0])
+        rows = len(h[0])
+        self.counters["neuron_updates"] += self._neurons_per_row * rows
         new_h = []
         for l in range(self.L):
             if l == 0:
-                drive = np.tile(in_drive, (reps, 1)) if reps > 1 else in_drive.copy()
+                if self.L > 1:  # the read from above plus the input's drive (tiled for the phases):
+                    drive = np.ascontiguousarray(syn[1].backward(spikes[1]))  # the same sums as
+                    phases = drive.reshape(reps, -1, drive.shape[1])  # drive = input; drive += read
+                    phases += in_drive  # (a view: drive's rows, phase by phase)
+                else:
+                    drive = np.tile(in_drive, (reps, 1)) if reps > 1 else in_drive.copy()
             else:
                 drive = syn[l].forward(spikes[l - 1])
-            if l + 1 < self.L:
-                drive += syn[l + 1].backward(spikes[l + 1])
+                if l + 1 < self.L:
+                    drive += syn[l + 1].backward(spikes[l + 1])
             drive += self.biases[l]
             if l == self.L - 1 and beta_col is not None:
-                drive += beta_col * (y - h[l])
-            new_h.append(leaky_step(h[l], drive, self.eps))
+                nudge = np.subtract(y, h[l])
+                nudge *= beta_col
+                drive += nudge
+            new_h.append(leaky_step(h[l], drive, self.eps, *self._clip_bounds(rows, self.sizes[l + 1])))
         return spikes, new_h
 
     def _relax_rate(self, h, d_in, steps: int, reps: int = 1, beta_col=None, y=None, readout: int = 0,
