@@ -187,7 +187,9 @@ def scheme_section(cfg, metrics: dict) -> str:
         pulses = float(ds.pulses_train_per_image.isel(epoch=-1)) if "pulses_train_per_image" in ds else float("nan")
         bits = float(ds.attrs.get("update_bits_per_synapse", 0))
         theta = float(ds.attrs.get("update_threshold_steps", 0) or 0)
-        rows.append([fid, f"`{ds.attrs['update_scheme']}`" + (f", θ = {theta:g} pulse steps" if theta else ""),
+        pairs = int(ds.attrs.get("update_devices_per_weight", 1))
+        rows.append([fid, f"`{ds.attrs['update_scheme']}`" + (f", θ = {theta:g} pulse steps" if theta else "")
+                     + (f", {pairs} device pairs per weight" if pairs > 1 else ""),
                      f"{bits:g} bits ({float(ds.attrs.get('update_digital_memory_bits', 0)) / 8e6:.3g} MB)" if bits else
                      "none", str(int(ds.attrs.get("update_extra_devices_per_synapse", 0))), f"{pulses:,.1f}",
                      R.fmt_joules(float(e.sel(component="programming"))),

@@ -553,7 +553,9 @@ def hardware_summary(synapses) -> dict:
     return {"scheme": sch.name, "bits_per_synapse": sch.bits_per_synapse,
             "digital_memory_bits": sch.bits_per_synapse * cells,
             "extra_devices_per_synapse": extra, "devices_per_weight": pairs,
-            "per_synapse_memory": bool(sch.bits_per_synapse > 0 or extra > 0),
+            # memory beside the weight: digital bits or the scheme's own devices (the weight's
+            # extra pairs store the weight itself)
+            "per_synapse_memory": bool(sch.bits_per_synapse > 0 or sch.extra_devices_per_synapse > 0),
             # the firing threshold (pulse steps) as used: 'auto' resolved per device; 0: none
             "threshold_steps": sch.threshold if sch.uses_threshold else 0.0,
             "verify": str(sch.cfg.verify).lower() if sch.name == "mixed_precision" else "false"}
