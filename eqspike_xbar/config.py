@@ -211,11 +211,17 @@ class SpikingBPConfig:
     init_grid: float = 0.0
     """Initial weights rounded toward zero onto multiples of init_grid (Loihi: 2/1024, so that with
     lr = 2/1024 the weights stay on Loihi's integer grid); 0: float initial weights."""
+    output_gate_low: float = 0.0
+    """The output neurons' derivative gate opens at z > -output_gate_low instead of z > 0 (the
+    paper's [0 < z < 2*threshold], default 0): a target output neuron below 0 is still potentiated,
+    so it cannot be shut out of learning for good (the 784-500-10 config: 0.5 = threshold). One
+    more threshold shift of the comparator copy that makes the gate; hidden neurons keep the
+    paper's gate. Not in the paper: a wider, surrogate derivative window for the output layer."""
 
     def __post_init__(self):
         if self.threshold <= 0 or self.init_clip <= 0:
             raise ConfigError("spiking_bp.threshold and spiking_bp.init_clip must be > 0")
-        for name in ("weight_clip", "init_grid"):
+        for name in ("weight_clip", "init_grid", "output_gate_low"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
                 raise ConfigError(f"spiking_bp.{name} must be finite and >= 0 (0: off), got {v}")

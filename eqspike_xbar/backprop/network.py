@@ -40,6 +40,12 @@ loss: squared error of the output spikes against the one-hot target. No biases (
 ``add_bias=False``). Initial weights normal(0, sqrt(2/(fan_in + fan_out))) clipped to
 ±240/1024 ([W] ``rand_He``). Batch size 1 ([N], [T]: one sample per gating cycle).
 
+Not in the paper, off by default: ``spiking_bp.output_gate_low`` = c opens the output neurons'
+gate at z > −c instead of z > 0 (d+ = t·(1−o)·[z > −c]; d− needs o = 1, z > θ, and is unchanged),
+one more threshold shift of the comparator copy that makes the gate. With the paper's gate an
+output neuron whose z has fallen below 0 on every sample of its class receives no error again
+(configs/mnist784_spiking_bp.toml sets c = θ: 784-500-10 seed 2 lost digit 2's neuron that way).
+
 What this project's crossbar changes (the algorithm stays the same):
 
 * One array per weight matrix, read both ways. Loihi holds W1 three times (h and its two
@@ -127,16 +133,21 @@ class SpikingBPNetwork(LayeredState):
         """Input spikes: one per pixel brighter than ``input_threshold`` (step g01)."""
         return (np.asarray(x) > self.sbp.input_threshold).astype(self.dtype)
 
+    def gate_low(self, k: int):
+        """Lower edge of layer k's derivative gate: 0 (the paper), −``output_gate_low`` for the output."""
+        return -self.dtype.type(self.sbp.output_gate_low) if k == self.L - 1 else self.dtype.type(0)
+
     def forward(self, s):
         """Forward pass (steps g02, g03): per weight layer the input z of the post layer, its
-        spikes [z > θ] and derivative gate [0 < z < 2θ]. Returns (spikes incl. input, z, gates)."""
+        spikes [z > θ] and derivative gate [0 < z < 2θ] (output layer: [−``output_gate_low`` < z
+        < 2θ]). Returns (spikes incl. input, z, gates)."""
         acts, zs, gates = [s], [], []
         two_theta = 2 * self.threshold
-        for syn in self.synapses:
+        for k, syn in enumerate(self.synapses):
             z = syn.forward(acts[-1])
             zs.append(z)
             acts.append((z > self.threshold).astype(self.dtype))
-            gates.append(((z > 0) & (z < two_theta)).astype(self.dtype))
+            gates.append(((z > self.gate_low(k)) & (z < two_theta)).astype(self.dtype))
         return acts, zs, gates
 
     def _readout(self, acts, zs):
@@ -185,7 +196,7 @@ class SpikingBPNetwork(LayeredState):
         two_theta = 2 * self.threshold
         for k, z in enumerate(zs):
             a = np.count_nonzero(acts[k + 1])
-            copies = np.count_nonzero(z > 0) + np.count_nonzero(z >= two_theta)
+            copies = np.count_nonzero(z > self.gate_low(k)) + np.count_nonzero(z >= two_theta)
             n_err = 0 if errors[k] is None else np.count_nonzero(errors[k])
             hidden = k + 1 < self.L
             spikes += (4 * a if hidden else a) + copies + (n_err if hidden else 3 * n_err)

@@ -19,10 +19,11 @@ def make_net(backend="ideal", sbp=None, **synapses):
     return cfg, ALGORITHMS["spiking_bp"].build(cfg)
 
 
-def reference_update(W1, W2, xraw, y, lr, theta=0.5, clip=0.0):
+def reference_update(W1, W2, xraw, y, lr, theta=0.5, clip=0.0, output_low=0.0):
     """Plain numpy: binary neurons [z > theta], derivative gate [0 < z < 2 theta], ternary errors;
     with ``clip`` the weights are clipped to +-clip after each layer's update (the authors' numpy
-    simulation, Loihi's 8-bit bound), before the backward pass reads W2."""
+    simulation, Loihi's 8-bit bound), before the backward pass reads W2. ``output_low`` (not the
+    paper): the output gate is [-output_low < z < 2 theta]."""
     bound = (lambda w: np.clip(w, -clip, clip)) if clip else (lambda w: w)
     x = (xraw > 0.5).astype(float)
     z1 = x @ W1
@@ -30,7 +31,7 @@ def reference_update(W1, W2, xraw, y, lr, theta=0.5, clip=0.0):
     g1 = ((z1 > 0) & (z1 < 2 * theta)).astype(float)
     z2 = h @ W2
     o = (z2 > theta).astype(float)
-    g2 = ((z2 > 0) & (z2 < 2 * theta)).astype(float)
+    g2 = ((z2 > -output_low) & (z2 < 2 * theta)).astype(float)
     t = np.eye(W2.shape[1])[y]
     d2 = (t - o) * g2
     W2n = bound(W2 + lr[1] * h.T @ d2)
@@ -65,6 +66,24 @@ def test_one_update_is_exactly_backprop_of_the_binary_network(batch, clip):
             checked += 1
     assert checked >= 10  # enough non-trivial cases among the trials
     assert clipped >= 10 or not clip  # and the bound acted in some
+
+
+def test_output_gate_low_moves_only_the_output_gate():
+    """spiking_bp.output_gate_low = c (not the paper): the same update with the output gate
+    [-c < z < 2 theta], the hidden gate unchanged."""
+    rng = np.random.default_rng(7)
+    moved = 0
+    for trial in range(100):
+        _, net = make_net(sbp={"output_gate_low": 0.3})
+        W1, W2 = rng.uniform(-0.4, 0.6, SIZES[:2]), rng.uniform(-0.6, 0.6, SIZES[1:])
+        net.synapses[0].W[...], net.synapses[1].W[...] = W1, W2
+        xraw, y = rng.random((2, SIZES[0])), rng.integers(0, SIZES[2], 2)
+        W1n, W2n, *_ = reference_update(W1, W2, xraw, y, LR, output_low=0.3)
+        moved += not np.array_equal(W2n, reference_update(W1, W2, xraw, y, LR)[1])
+        net.train_batch(xraw, y, rng)
+        np.testing.assert_array_equal(net.synapses[1].weights, W2n)
+        np.testing.assert_array_equal(net.synapses[0].weights, W1n)
+    assert moved >= 10  # the wider gate changed the update in some trials
 
 
 def test_initial_weights_on_loihis_grid_stay_on_it():
