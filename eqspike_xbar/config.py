@@ -397,6 +397,9 @@ class UpdateConfig:
         if self.accumulator_bits != 0 and not 2 <= self.accumulator_bits <= 32:
             raise ConfigError(
                 f"synapses.update.accumulator_bits must be in [2, 32] (0: float32), got {self.accumulator_bits}")
+        if self.accumulator_rounding == "event" and not (self.scheme == "mixed_precision" and self.accumulator_bits):
+            raise ConfigError("synapses.update.accumulator_rounding = 'event' rounds coincidences into a fixed-point "
+                              "accumulator: it needs scheme = 'mixed_precision' and accumulator_bits > 0")
         if not math.isfinite(self.accumulator_range) or self.accumulator_range < 0:
             raise ConfigError(f"synapses.update.accumulator_range must be >= 0 pulse steps (0: 2·threshold), "
                               f"got {self.accumulator_range}")

@@ -109,8 +109,9 @@ class DeviceArray:
         self.pulses = 0  # programming pulses applied so far
         self.last_index = np.zeros(0, dtype=np.intp)  # flat indices pulsed by the last apply_pulses
         pv = self.params.pulse
-        self._e_ltp = abs(pv.ltp_V) * self._iv_factor(abs(pv.ltp_V)) * pv.width_s  # J per S
-        self._e_ltd = abs(pv.ltd_V) * self._iv_factor(abs(pv.ltd_V)) * pv.width_s
+        # J per S of the (compound) conductance: a pulse reaches one of parallel_devices devices
+        self._e_ltp = abs(pv.ltp_V) * self._iv_factor(abs(pv.ltp_V)) * pv.width_s / self.params.parallel_devices
+        self._e_ltd = abs(pv.ltd_V) * self._iv_factor(abs(pv.ltd_V)) * pv.width_s / self.params.parallel_devices
         self.set_conductance(g_init)
 
     def _iv_factor(self, v):
@@ -233,7 +234,7 @@ class DeviceArray:
         energy = 0.0
         if hs.voltage_V > 0:
             v = hs.voltage_V
-            energy = float(v * self._iv_factor(v) * self.params.pulse.width_s
+            energy = float(v * self._iv_factor(v) * self.params.pulse.width_s / self.params.parallel_devices
                            * np.sum((counts[0] + counts[1]) * 0.5 * (g0 + g)))
         if disturb:
             self._g = np.asarray(np.where(touched, g, self._g), dtype=float)

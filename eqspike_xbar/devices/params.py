@@ -275,6 +275,9 @@ class DeviceParams:
     iv: IV = IV()
     pulse: Pulse = Pulse()
     half_select: HalfSelect = HalfSelect()
+    parallel_devices: int = 1
+    """Devices this (compound) device stands for (:meth:`parallel`): a pulse reaches one of them,
+    so its energy is that of 1/parallel_devices of the compound's conductance."""
 
     def __post_init__(self):
         from ..validation import safe_identifier
@@ -293,10 +296,12 @@ class DeviceParams:
         1/n as far), the same nonlinearity labels (the ``n`` devices advance in step); the C2C
         noise of one pulse is 1/n of the compound's range, read noise and D2D spread of
         independent devices average to 1/√n, a half-selected device is 1/n of its compound.
-        Approximations: the sum is moved as one device on one curve, so devices that drift
-        apart by C2C noise, and one device reaching its bound before the others, are not
-        modelled; stuck devices keep their rate per compound (pessimistic: one stuck device
-        pins only 1/n of a real compound)."""
+        A pulse's energy is one device's (``parallel_devices``). Approximations: the sum is
+        moved as one device on one curve, so devices that drift apart by C2C noise, and one
+        device reaching its bound before the others, are not modelled; D2D spread averages as
+        1/√n only for independent devices; one pulse restarts the whole compound's retention
+        clock; stuck devices keep their rate per compound (pessimistic: one stuck device pins
+        only 1/n of a real compound)."""
         if n == 1:
             return self
         c, d, r = self.conductance, self.d2d, 1.0 / math.sqrt(n)
@@ -310,7 +315,8 @@ class DeviceParams:
             d2d=dataclasses.replace(d, **{f.name: getattr(d, f.name) * r for f in dataclasses.fields(d)
                                           if f.name != "source"}),
             half_select=dataclasses.replace(self.half_select, set_rel=self.half_select.set_rel / n,
-                                            reset_rel=self.half_select.reset_rel / n))
+                                            reset_rel=self.half_select.reset_rel / n),
+            parallel_devices=n * self.parallel_devices)
 
 
 @dataclass(frozen=True)

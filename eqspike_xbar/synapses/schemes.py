@@ -349,8 +349,8 @@ class MixedPrecision(UpdateScheme):
         self._checked = False
         self.register_bits = 0
         """Fixed-point χ with 'minibatch' rounding: bits of the per-synapse register that sums a
-        minibatch's coincidences before χ gets them (the largest count seen needs; 32 for analog
-        events); 0 otherwise."""
+        minibatch's coincidences before χ gets them (enough for the largest count the minibatch's
+        slots could give; 32 for analog events); 0 otherwise."""
 
     @property
     def bits_per_synapse(self):
@@ -448,7 +448,9 @@ class TikiTaka(UpdateScheme):
         syn_cfg = layer.config
         # A is its own device: the weight device's overrides do not carry over to another a_device
         a_dev = {} if not cfg.a_device else {"device": cfg.a_device, "device_overrides": {}, "on_off_ratio": 0.0}
-        a_cfg = replace(syn_cfg, **a_dev, update=replace(cfg, scheme="coincidence"), init="weights")
+        # A is one pair per weight (the weight's devices_per_weight is not A's; counted as 2 devices)
+        a_cfg = replace(syn_cfg, **a_dev, update=replace(cfg, scheme="coincidence"), init="weights",
+                        devices_per_weight=1)
         rng = np.random.default_rng(layer._rng.integers(2**63))
         self.A = type(layer)(np.zeros(layer.weights.shape, dtype=layer.dtype), config=a_cfg, rng=rng,
                              layer=layer.layer)
@@ -547,11 +549,12 @@ def hardware_summary(synapses) -> dict:
                 "extra_devices_per_synapse": 0, "devices_per_weight": 1, "per_synapse_memory": False, "threshold_steps": 0.0,
                 "verify": "false"}
     sch = layers[0].scheme
-    cells = sum(s.n_pre * s.n_post for s in layers)
     pairs = int(getattr(layers[0].config, "devices_per_weight", 1))  # more pairs per weight: more devices
     extra = sch.extra_devices_per_synapse + 2 * (pairs - 1)
-    return {"scheme": sch.name, "bits_per_synapse": sch.bits_per_synapse,
-            "digital_memory_bits": sch.bits_per_synapse * cells,
+    # layers may need different registers (a hidden layer's events have twice the slots): the
+    # largest per synapse, and the sum over the layers in all
+    return {"scheme": sch.name, "bits_per_synapse": max(s.scheme.bits_per_synapse for s in layers),
+            "digital_memory_bits": sum(s.scheme.bits_per_synapse * s.n_pre * s.n_post for s in layers),
             "extra_devices_per_synapse": extra, "devices_per_weight": pairs,
             # memory beside the weight: digital bits or the scheme's own devices (the weight's
             # extra pairs store the weight itself)

@@ -265,6 +265,8 @@ def test_fixed_point_fires_what_it_was_given_when_the_lsb_does_not_divide_a_step
       'synapses.update.accumulator_rounding="event"'], "accumulator_rounding = 'event' adds every coincidence"),
     (['synapses.backend="device"', 'synapses.update.scheme="mixed_precision"',
       'synapses.update.accumulator_rounding="often"'], "accumulator_rounding = 'often' is not one of"),
+    (['synapses.backend="device"', 'synapses.update.scheme="mixed_precision"',
+      'synapses.update.accumulator_rounding="event"'], "it needs scheme = 'mixed_precision' and accumulator_bits > 0"),
     (['synapses.backend="device"', 'synapses.update.scheme="mixed_precision"', "synapses.update.threshold=0"],
      "synapses.update.threshold must be >= 1 pulse step (whole steps fire) or 'auto', got 0"),
     (['synapses.backend="device"', 'synapses.update.scheme="minibatch_sum"', 'synapses.update.verify="bounded"'],
