@@ -344,7 +344,8 @@ class UpdateConfig:
     exactly, then one stochastically rounded add to χ per minibatch; the register is hardware and
     is counted (a signed counter of the minibatch's largest possible count, or 32 bits for analog
     events). 'event': every coincidence is added to χ on its own and rounded to the LSB (what a
-    b-bit χ alone can do: b bits per synapse, nothing else); needs ternary events."""
+    b-bit χ alone can do: b bits per synapse, nothing else); needs ternary events. Either has no
+    effect on a float32 χ (accumulator_bits = 0)."""
     verify: bool | Literal["bounded"] = False
     """mixed_precision: program-and-verify — read each pulsed pair after programming and keep
     (wish − what the devices really moved) in the accumulator; the reads are counted. 'bounded':
@@ -397,9 +398,10 @@ class UpdateConfig:
         if self.accumulator_bits != 0 and not 2 <= self.accumulator_bits <= 32:
             raise ConfigError(
                 f"synapses.update.accumulator_bits must be in [2, 32] (0: float32), got {self.accumulator_bits}")
-        if self.accumulator_rounding == "event" and not (self.scheme == "mixed_precision" and self.accumulator_bits):
-            raise ConfigError("synapses.update.accumulator_rounding = 'event' rounds coincidences into a fixed-point "
-                              "accumulator: it needs scheme = 'mixed_precision' and accumulator_bits > 0")
+        if self.accumulator_rounding == "event" and self.scheme != "mixed_precision":
+            # (with accumulator_bits = 0 it is allowed: a float32 χ rounds nothing; sweeps put 0 beside b bits)
+            raise ConfigError(f"synapses.update.accumulator_rounding is an option of the 'mixed_precision' scheme, "
+                              f"not of {self.scheme!r}: remove it or set scheme = 'mixed_precision'")
         if not math.isfinite(self.accumulator_range) or self.accumulator_range < 0:
             raise ConfigError(f"synapses.update.accumulator_range must be >= 0 pulse steps (0: 2·threshold), "
                               f"got {self.accumulator_range}")
