@@ -397,10 +397,10 @@ class CircuitSynapses(DeviceSynapses):
         b = self._bounded
         if b is not None:  # error-bounded refresh: the exact blocks and their references
             for direction, mats in b["t_ref"].items():
-                for k, m in enumerate(mats):
-                    d[f"bounded_t_{direction}_{k}"] = m
+                for k, m in enumerate(mats):  # copies: a partial refresh updates them in place
+                    d[f"bounded_t_{direction}_{k}"] = m.copy()
             for k, m in enumerate(b["g_ref"]):
-                d[f"bounded_g_{k}"] = m
+                d[f"bounded_g_{k}"] = m.copy()
             d["bounded_json"] = np.array(json.dumps({"kappa": b["kappa"], "predicted": b["predicted"]}))
         d.update({k.lstrip("_"): np.array(getattr(self, k)) for k in self._STATE})  # copies: updated in place
         d["since_refresh"] = np.array(self._since_refresh)
