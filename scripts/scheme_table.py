@@ -279,8 +279,10 @@ def bits_table(folder: str, schemes_folder: str | None = None) -> int:
     f32 = _schemes_float32(schemes_folder)
     bits = [int(b) for b in ds["synapses_update_accumulator_bits"].values]
     order = sorted(range(len(bits)), key=lambda i: (bits[i] == 0, bits[i]))
-    print("| device | " + " | ".join("float32" if bits[i] == 0 else f"{bits[i]} bits" for i in order) + " |")
-    print("|---" * (len(bits) + 1) + "|")
+    f32_column = bool(f32) and 0 not in bits  # the sweep has no float32 cells: the schemes sweep's, †
+    print("| device | " + " | ".join("float32" if bits[i] == 0 else f"{bits[i]} bits" for i in order)
+          + (" | float32" if f32_column else "") + " |")
+    print("|---" * (len(bits) + 1 + f32_column) + "|")
     for dev in ds["synapses_device"].values:
         cells = []
         for i in order:
@@ -293,6 +295,8 @@ def bits_table(folder: str, schemes_folder: str | None = None) -> int:
                 continue
             cells.append(f"{100 * float(p['test_accuracy']):.2f} %" if status == "ok" else
                          ("…" if status == "pending" else status))
+        if f32_column:
+            cells.append(f"{100 * f32[str(dev)]:.2f} % †" if str(dev) in f32 else "–")
         print(f"| {dev} | " + " | ".join(cells) + " |")
     return 0
 
