@@ -67,6 +67,7 @@ class UpdateScheme(ABC):
 
     def __init__(self, layer, cfg):
         self.layer, self.cfg = layer, cfg
+        self._checked = False  # the events were checked to be ternary (_signed_counts)
         self.threshold = threshold_steps(layer.config, cfg)
         """Firing threshold in pulse steps (mixed_precision, tiki_taka's buffer): the configured
         one, or for 'auto' the device's C2C σ of one pulse pair in pair steps, rounded up (>= 1)."""
@@ -97,6 +98,16 @@ class UpdateScheme(ABC):
 
     def diagnostics(self) -> dict[str, float]:
         return {}
+
+    def _signed_counts(self, rows, cols, scale) -> tuple[np.ndarray, np.ndarray]:
+        """(n_plus, n_minus): per device, the coincidences that ask for a + and a − change once
+        the sign of ``scale`` is applied; the events are checked to be ternary on the first call."""
+        if not self._checked:
+            _check_ternary(rows, "row")
+            _check_ternary(cols, "column")
+            self._checked = True
+        n_plus, n_minus = coincidence_counts(rows, cols)
+        return (n_minus, n_plus) if scale < 0 else (n_plus, n_minus)
 
     def _book_memory(self, words: float, bits: float) -> None:
         """Count ``words`` accesses of ``bits``-bit words of per-synapse digital memory."""
@@ -292,18 +303,10 @@ class Coincidence(UpdateScheme):
     def __init__(self, layer, cfg):
         super().__init__(layer, cfg)
         self.gain = 1.0  # wish multiplier (Tiki-Taka's A: a_gain)
-        self._checked = False
 
     def fired(self, rows, cols, scale) -> tuple[np.ndarray, np.ndarray]:
         """Pulses fired per device for + and − coincidences (non-negative ints)."""
-        if not self._checked:
-            _check_ternary(rows, "row")
-            _check_ternary(cols, "column")
-            self._checked = True
-        n_plus, n_minus = coincidence_counts(rows, cols)
-        sign = 1 if scale >= 0 else -1
-        if sign < 0:
-            n_plus, n_minus = n_minus, n_plus
+        n_plus, n_minus = self._signed_counts(rows, cols, scale)
         if self.cfg.pulse_train == "deterministic":
             return n_plus, n_minus
         p = self.gain * abs(float(scale)) / self.layer.pulse_step(self.cfg.polarity)
@@ -346,7 +349,6 @@ class MixedPrecision(UpdateScheme):
         self.chi = _accumulator(layer, cfg, self.threshold)
         self.event_rounding = bool(self.chi.bits) and cfg.accumulator_rounding == "event"
         self.linear = not self.event_rounding  # per-event rounding: every slot's coincidences count
-        self._checked = False
         self.register_bits = 0
         """Fixed-point χ with 'minibatch' rounding: bits of the per-synapse register that sums a
         minibatch's coincidences before χ gets them (enough for the largest count the minibatch's
@@ -359,23 +361,17 @@ class MixedPrecision(UpdateScheme):
     def apply(self, rows, cols, scale):
         layer, chi = self.layer, self.chi
         if self.event_rounding:  # each coincidence is one rounded add to χ
-            if not self._checked:
-                _check_ternary(rows, "row")
-                _check_ternary(cols, "column")
-                self._checked = True
-            n_plus, n_minus = coincidence_counts(rows, cols)
-            if scale < 0:
-                n_plus, n_minus = n_minus, n_plus
+            n_plus, n_minus = self._signed_counts(rows, cols, scale)
             chi.add_events(n_plus, n_minus, abs(float(scale)) / layer.pair_step)
             self._book_rule_sum(rows, cols, chi.word_bits)
-        elif chi.bits:  # a register sums the minibatch exactly; one rounded add to χ per synapse
-            self.register_bits = max(self.register_bits, _register_bits(rows, cols))
+        else:  # the minibatch's exact rule sum, one add to χ per synapse
             chi.add(_rule_sum(rows, cols, scale) / np.float32(layer.pair_step))
-            self._book_rule_sum(rows, cols, self.register_bits)
-            self._book_memory(2 * layer.n_pre * layer.n_post, chi.word_bits)
-        else:  # float32 χ: every coincidence is added to it (float sums: no rounding to speak of)
-            chi.add(_rule_sum(rows, cols, scale) / np.float32(layer.pair_step))
-            self._book_rule_sum(rows, cols, chi.word_bits)
+            if chi.bits:  # fixed point: a register summed the minibatch first, one rounded add
+                self.register_bits = max(self.register_bits, _register_bits(rows, cols))
+                self._book_rule_sum(rows, cols, self.register_bits)
+                self._book_memory(2 * layer.n_pre * layer.n_post, chi.word_bits)
+            else:  # float32 χ: every coincidence is added to it (float sums: no rounding to speak of)
+                self._book_rule_sum(rows, cols, chi.word_bits)
         if self.cfg.verify:
             w_before = layer.read_pairs()
         n = chi.take_whole(self.threshold)
@@ -553,12 +549,13 @@ def hardware_summary(synapses) -> dict:
     extra = sch.extra_devices_per_synapse + 2 * (pairs - 1)
     # layers may need different registers (a hidden layer's events have twice the slots): the
     # largest per synapse, and the sum over the layers in all
-    return {"scheme": sch.name, "bits_per_synapse": max(s.scheme.bits_per_synapse for s in layers),
+    bits = max(s.scheme.bits_per_synapse for s in layers)
+    return {"scheme": sch.name, "bits_per_synapse": bits,
             "digital_memory_bits": sum(s.scheme.bits_per_synapse * s.n_pre * s.n_post for s in layers),
             "extra_devices_per_synapse": extra, "devices_per_weight": pairs,
             # memory beside the weight: digital bits or the scheme's own devices (the weight's
             # extra pairs store the weight itself)
-            "per_synapse_memory": bool(sch.bits_per_synapse > 0 or sch.extra_devices_per_synapse > 0),
+            "per_synapse_memory": bool(bits > 0 or sch.extra_devices_per_synapse > 0),
             # the firing threshold (pulse steps) as used: 'auto' resolved per device; 0: none
             "threshold_steps": sch.threshold if sch.uses_threshold else 0.0,
             "verify": str(sch.cfg.verify).lower() if sch.name == "mixed_precision" else "false"}
