@@ -335,9 +335,11 @@ class UpdateConfig:
     accumulator_bits: int = 0
     """mixed_precision (and tiki_taka's buffer): bits per synapse of the accumulator, signed
     fixed point, saturating, increments stochastically rounded to its LSB; 0: float32 (32 bits)."""
-    accumulator_range: float = 0.0
-    """Largest |value| the fixed-point accumulator holds, pulse steps (LSB = range / 2^(bits−1));
-    0: 2·threshold."""
+    accumulator_range: float | Literal["threshold"] = 0.0
+    """Range of the fixed-point accumulator, pulse steps (LSB = range / 2^(bits−1)); 0: 2·threshold.
+    'threshold': its largest code is the threshold θ, LSB = θ / (2^(bits−1) − 1) (4 bits: θ/7
+    instead of 2θ's θ/4; χ never needs to hold more than θ, where its pair fires), whatever θ
+    'auto' gives on the device."""
     accumulator_rounding: Literal["minibatch", "event"] = "minibatch"
     """mixed_precision with a fixed-point accumulator (accumulator_bits > 0): how the rule's
     coincidences reach it. 'minibatch': a per-synapse register sums the minibatch's coincidences
@@ -402,9 +404,10 @@ class UpdateConfig:
             # (with accumulator_bits = 0 it is allowed: a float32 χ rounds nothing; sweeps put 0 beside b bits)
             raise ConfigError(f"synapses.update.accumulator_rounding is an option of the 'mixed_precision' scheme, "
                               f"not of {self.scheme!r}: remove it or set scheme = 'mixed_precision'")
-        if not math.isfinite(self.accumulator_range) or self.accumulator_range < 0:
-            raise ConfigError(f"synapses.update.accumulator_range must be >= 0 pulse steps (0: 2·threshold), "
-                              f"got {self.accumulator_range}")
+        if self.accumulator_range != "threshold" and (not math.isfinite(self.accumulator_range)
+                                                      or self.accumulator_range < 0):
+            raise ConfigError(f"synapses.update.accumulator_range must be >= 0 pulse steps (0: 2·threshold) "
+                              f"or 'threshold', got {self.accumulator_range}")
 
 
 @dataclass
@@ -470,7 +473,7 @@ class SynapseConfig:
         except DeviceModelError as exc:
             raise ConfigError(f"synapses.device: {exc}") from None
         u = self.update  # the threshold in pulse steps needs the device for 'auto'
-        if u.accumulator_bits and u.accumulator_range:
+        if u.accumulator_bits and u.accumulator_range and u.accumulator_range != "threshold":
             from .synapses.schemes import threshold_steps
 
             theta = threshold_steps(self)

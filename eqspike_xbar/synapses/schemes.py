@@ -250,10 +250,20 @@ def threshold_steps(syn_cfg, update=None) -> float:
     return float(max(1, math.ceil(sigma - 1e-9)))
 
 
+def accumulator_range_steps(cfg, threshold: float) -> float:
+    """The fixed-point accumulator's range in pulse steps (``cfg``: an UpdateConfig):
+    ``accumulator_range`` as given, 0: 2·threshold, 'threshold': the range whose largest code,
+    (2^(bits−1) − 1) LSBs, is the threshold itself."""
+    if cfg.accumulator_range == "threshold":
+        half = 2 ** (max(cfg.accumulator_bits, 2) - 1)
+        return threshold * half / (half - 1)
+    return cfg.accumulator_range or 2.0 * threshold
+
+
 def _accumulator(layer, cfg, threshold: float) -> FixedPoint:
-    """A per-synapse store of ``accumulator_bits`` (range: ``accumulator_range``, or 2·threshold)."""
+    """A per-synapse store of ``accumulator_bits`` over ``accumulator_range_steps``."""
     return FixedPoint((layer.n_pre, layer.n_post), cfg.accumulator_bits,
-                      cfg.accumulator_range or 2.0 * threshold, layer._rng)
+                      accumulator_range_steps(cfg, threshold), layer._rng)
 
 
 def _rule_sum(rows, cols, scale) -> np.ndarray:

@@ -117,6 +117,19 @@ def test_fixed_point_event_rounding_is_unbiased_and_rounds_every_event():
     assert np.var(acc.q) == pytest.approx(40 * p * (1 - p), rel=0.1)
 
 
+@pytest.mark.parametrize("bits, theta", [(4, 4.0), (2, 1.0), (6, 3.0)])
+def test_accumulator_range_threshold_puts_the_largest_code_at_theta(bits, theta):
+    """'threshold': the largest code of a b-bit χ is θ, so a full χ fires and the LSB is
+    θ/(2^(b−1) − 1) (4 bits: θ/7); ever more increments saturate exactly at θ."""
+    syn = layer((5, 3), {"scheme": "mixed_precision", "threshold": theta, "accumulator_bits": bits,
+                         "accumulator_range": "threshold", "accumulator_rounding": "event"})
+    chi = syn.scheme.chi
+    assert chi.lsb == pytest.approx(theta / (2 ** (bits - 1) - 1), rel=1e-12)
+    chi.add(np.full((5, 3), 10 * theta))
+    np.testing.assert_allclose(chi.value, theta, rtol=1e-12)
+    assert np.all(syn.scheme.chi.take_whole(theta) == int(theta))  # and a full χ fires its θ steps
+
+
 @pytest.mark.parametrize("rounding", ["minibatch", "event"])
 def test_mixed_precision_fixed_point_counts_what_its_rounding_needs(rounding):
     """A b-bit χ: 'event' rounds every coincidence on its own and needs b bits; 'minibatch' sums
@@ -286,6 +299,8 @@ def test_fixed_point_fires_what_it_was_given_when_the_lsb_does_not_divide_a_step
      "synapses.update.threshold must be >= 1 pulse step"),
     (['synapses.backend="device"', 'synapses.update.scheme="mixed_precision"', "synapses.update.accumulator_bits=4",
       "synapses.update.accumulator_range=0.5"], "must exceed the threshold"),
+    (['synapses.backend="device"', 'synapses.update.scheme="mixed_precision"', "synapses.update.accumulator_bits=4",
+      'synapses.update.accumulator_range="theta"'], "synapses.update.accumulator_range = 'theta' is not one of 'threshold'"),
 ])
 def test_bad_scheme_input_is_one_line_and_writes_nothing(tmp_path, capsys, sets, message):
     args = ["train", "--runs-dir", str(tmp_path / "runs")]
