@@ -50,6 +50,7 @@ class InputTail:
     spikes: np.ndarray  # (B, steps, n_in); rate neurons: the input states (B, n_in), sent at every step
     acc_in: np.ndarray | None  # input accumulators after these steps (None for rate neurons)
     n_spikes: int  # spikes sent in these steps
+    activity: np.ndarray | None = None  # spikes per input line in these steps (spiking neurons)
 
 
 @dataclass
@@ -58,6 +59,60 @@ class FreeState:
     acc: list  # encoder accumulators of layers 1..L (None for rate neurons)
     acc_in: np.ndarray | None  # input-layer accumulators
     tail: InputTail | None = None  # the nudged phases' input, read ahead with the free phase's
+
+
+#: deferred read counting (:class:`PhaseReads`) writes the spikes of at most this many neuron
+#: steps into one block before counting them (the predictions' 1000-row batches count every
+#: 8 steps; a 20-row MNIST phase fits in one block)
+COUNT_BLOCK_VALUES = 1 << 22
+
+
+class PhaseReads:
+    """The reads of the steps of one phase whose weights and biases stay fixed: the read
+    matrices and the biases tiled to the states' shape (fetched once), and, when ``deferred``,
+    the spikes of every step written into preallocated blocks and counted in one sum per layer
+    (:meth:`flush`) instead of one count per step, layer and direction. Spikes are 0 or 1, so
+    the counts (vectors, per-line activity Σ x², spikes sent) are the same integers."""
+
+    def __init__(self, net: "EqSpikeNetwork", rows: int, steps: int, deferred: bool):
+        self.net, self.rows, self.deferred = net, rows, deferred
+        syn = net.synapses
+        self.matrices = [None] + [{d: syn[k].read_matrix(d) for d in ("forward", "backward")} for k in range(1, net.L)]
+        # an operand of the states' shape: the same sums, and half the time of a broadcast one
+        self.biases = [np.tile(b, (rows, 1)) for b in net.biases]
+        self.capacity = max(1, min(steps, COUNT_BLOCK_VALUES // max(1, rows * net._neurons_per_row)))
+        self.blocks, self.j = None, 0
+
+    def read(self, k: int, direction: str, x: np.ndarray) -> np.ndarray:
+        """Read ``x`` through synapse layer ``k`` as its ``forward``/``backward`` would (counted
+        now unless deferred)."""
+        if not self.deferred:
+            return self.net._read(k, direction, x)
+        return event_matmul(x, self.matrices[k][direction])
+
+    def slots(self) -> list:
+        """Where this step's spikes of layers 1..L go (a new block when the last one is full: the
+        spikes a caller keeps are never overwritten)."""
+        if self.blocks is None or self.j == self.capacity:
+            self.flush()
+            dt = self.net.dtype
+            self.blocks = [np.empty((self.capacity, self.rows, n), dtype=dt) for n in self.net.sizes[1:]]
+        self.j += 1
+        return [b[self.j - 1] for b in self.blocks]
+
+    def flush(self) -> None:
+        """Count the spikes written so far: each layer's spikes sent, and the reads of every
+        synapse layer k >= 1 (layer k's spikes read forward, layer k+1's backward), as the steps
+        would have counted them."""
+        if self.blocks is None or self.j == 0:
+            return
+        net, j = self.net, self.j
+        acts = [np.einsum("tbi,tbi->i", b[:j], b[:j]) for b in self.blocks]  # spikes per line (exact)
+        net.counters["spikes"] += sum(int(a.sum(dtype=np.float64)) for a in acts)
+        for k in range(1, net.L):
+            net.synapses[k].count_reads(j * self.rows, acts[k - 1], "forward")
+            net.synapses[k].count_reads(j * self.rows, acts[k], "backward")
+        self.blocks, self.j = None, 0
 
 
 class EqSpikeNetwork(LayeredState):
@@ -90,6 +145,10 @@ class EqSpikeNetwork(LayeredState):
         base = (SynapseLayer.forward, SynapseLayer.backward, SynapseLayer.count_read)
         self._rate_blocks = self.encoder.sends_state and all(
             (type(s).forward, type(s).backward, type(s).count_read) == base for s in self.synapses)
+        # spiking neurons on synapses that read and count as the base class does: a phase's reads and
+        # spikes are counted at its end (PhaseReads)
+        self._deferred_counts = not self.encoder.sends_state and all(
+            (type(s).forward, type(s).backward, type(s).count_read) == base for s in self.synapses)
         self.lr_factor = 1.0  # learning-rate schedule factor, set per epoch by the trainer
         self._rounding_rng = None  # stochastic ternary post factor: the minibatch generator
         self._bounds = {}  # (rows, n) -> clip bounds of the rate relaxation (_clip_bounds)
@@ -100,39 +159,58 @@ class EqSpikeNetwork(LayeredState):
         self.counters = {"neuron_updates": 0, "spikes": 0}
 
     # ------------------------------------------------------------------ dynamics
-    def _step(self, h, acc, s_in, in_drive, reps, beta_col, y, rng):
+    def _step(self, h, acc, s_in, in_drive, reps, beta_col, y, rng, reads: "PhaseReads | None" = None):
         """One synchronous step. ``in_drive`` is the input layer's drive of layer 1 for this step
         (B rows; tiled when the states have reps*B rows); ``s_in`` what the input sent.
+        ``reads`` (:meth:`_phase_reads`): the phase's read matrices and tiled biases, and the
+        spikes kept to be counted at once (:meth:`PhaseReads.flush`); None: counted now.
 
         Returns (spikes of layers 1..L, new states of layers 1..L)."""
         enc, syn = self.encoder, self.synapses
-        spikes = []
-        for l in range(self.L):
-            sp, n = enc.step_counted(h[l], None if acc is None else acc[l], rng)
-            spikes.append(sp)
-            self.counters["spikes"] += n
         rows = len(h[0])
+        if reads is not None and reads.deferred:  # counted with the phase's other steps
+            spikes = [enc.step(h[l], None if acc is None else acc[l], rng, out) for l, out in enumerate(reads.slots())]
+        else:
+            spikes = []
+            for l in range(self.L):
+                sp, n = enc.step_counted(h[l], None if acc is None else acc[l], rng)
+                spikes.append(sp)
+                self.counters["spikes"] += n
         self.counters["neuron_updates"] += self._neurons_per_row * rows
+        read = self._read if reads is None else reads.read
+        biases = self.biases if reads is None else reads.biases
         new_h = []
         for l in range(self.L):
             if l == 0:
                 if self.L > 1:  # the read from above plus the input's drive (tiled for the phases):
-                    drive = np.ascontiguousarray(syn[1].backward(spikes[1]))  # the same sums as
+                    drive = np.ascontiguousarray(read(1, "backward", spikes[1]))  # the same sums as
                     phases = drive.reshape(reps, -1, drive.shape[1])  # drive = input; drive += read
                     phases += in_drive  # (a view: drive's rows, phase by phase)
                 else:
                     drive = np.tile(in_drive, (reps, 1)) if reps > 1 else in_drive.copy()
             else:
-                drive = syn[l].forward(spikes[l - 1])
+                drive = read(l, "forward", spikes[l - 1])
                 if l + 1 < self.L:
-                    drive += syn[l + 1].backward(spikes[l + 1])
-            drive += self.biases[l]
+                    drive += read(l + 1, "backward", spikes[l + 1])
+            drive += biases[l]
             if l == self.L - 1 and beta_col is not None:
                 nudge = np.subtract(y, h[l])
                 nudge *= beta_col
                 drive += nudge
             new_h.append(leaky_step(h[l], drive, self.eps, *self._clip_bounds(rows, self.sizes[l + 1])))
         return spikes, new_h
+
+    def _read(self, k: int, direction: str, x: np.ndarray) -> np.ndarray:
+        """Read ``x`` through synapse layer ``k`` in ``direction``, counted now."""
+        syn = self.synapses[k]
+        return syn.forward(x) if direction == "forward" else syn.backward(x)
+
+    def _phase_reads(self, rows: int, steps: int) -> "PhaseReads":
+        """What the ``steps`` steps of one phase with fixed weights and biases share
+        (:class:`PhaseReads`): its reads and spikes are counted at the end when the synapses
+        count reads as the base class does and the neurons send spikes (else each step counts
+        its own)."""
+        return PhaseReads(self, rows, steps, self._deferred_counts)
 
     def _relax_rate(self, h, d_in, steps: int, reps: int = 1, beta_col=None, y=None, readout: int = 0,
                     trace: list | None = None):
@@ -236,30 +314,48 @@ class EqSpikeNetwork(LayeredState):
             return [(x, d)] * steps
         # image-major (B, steps, n_in): one image's steps share its few active lines, so the
         # event-driven read gathers each image's rows of W once for all its steps
-        total = steps + lookahead
-        spikes = np.empty((len(x), total, x.shape[1]), dtype=x.dtype)
-        counts = np.zeros(total, dtype=np.int64)
+        total, (B, n_in) = steps + lookahead, x.shape
+        spikes = np.empty((B, total, n_in), dtype=x.dtype)
         for t in range(total):
             if t == steps and lookahead:
                 acc_after = acc_in.copy()
-            spikes[:, t], counts[t] = self.encoder.step_counted(x, acc_in, rng)
-        self.counters["spikes"] += int(counts[:steps].sum()) * repeats
+            self.encoder.step(x, acc_in, rng, spikes[:, t])
         per_step = [spikes[:, t] for t in range(total)]
+        free = spikes[:, :steps]
+        act = self._spikes_per_line(free)
+        self.counters["spikes"] += int(act.sum(dtype=np.float64)) * repeats
         if not weights_fixed:
             return [(st, None) for st in per_step]
-        flat = spikes.reshape(-1, x.shape[1])
-        if lookahead:  # read all, count the free steps' rows now and the tail's when replayed
-            drives = event_matmul(flat, syn0.read_matrix("forward"), total).reshape(len(x), total, -1)
-            syn0.count_read(spikes[:, :steps].reshape(-1, x.shape[1]), "forward", times=repeats)
-        else:
-            drives = syn0.forward(flat, group=total).reshape(len(x), total, -1)
+        flat = spikes.reshape(-1, n_in)
+        if lookahead or self._deferred_counts:  # the tail's rows are counted when replayed
+            drives = event_matmul(flat, syn0.read_matrix("forward"), total).reshape(B, total, -1)
+            self._count_input_reads(free, act, repeats)
+        else:  # counted as one read and its replays (a backend sampling what it reads sees both)
+            drives = syn0.forward(flat, group=total).reshape(B, total, -1)
             syn0.count_read(flat, "forward", times=repeats - 1)
         schedule = [(st, drives[:, t]) for t, st in enumerate(per_step)]
         if not lookahead:
             return schedule
-        tail = InputTail(schedule[steps:], spikes[:, steps:], acc_in.copy(), int(counts[steps:].sum()))
+        rest = spikes[:, steps:]
+        act_tail = self._spikes_per_line(rest)
+        tail = InputTail(schedule[steps:], rest, acc_in.copy(), int(act_tail.sum(dtype=np.float64)), act_tail)
         acc_in[...] = acc_after  # the caller's accumulators stand after ``steps`` steps
         return schedule[:steps], tail
+
+    @staticmethod
+    def _spikes_per_line(spikes: np.ndarray) -> np.ndarray:
+        """Spikes (0/1, shaped (B, steps, n)) summed per line: the activity Σ x² of their reads
+        (exact integers)."""
+        return np.einsum("bti,bti->i", spikes, spikes)
+
+    def _count_input_reads(self, spikes: np.ndarray, act: np.ndarray, repeats: int) -> None:
+        """Count ``repeats`` reads of the input spikes (B, steps, n_in) by synapse layer 0, whose
+        per-line sums are ``act``."""
+        syn0 = self.synapses[0]
+        if self._deferred_counts:  # the sums already made, as count_read would make them
+            syn0.count_reads(spikes.shape[0] * spikes.shape[1] * repeats, act * repeats if repeats != 1 else act, "forward")
+        else:
+            syn0.count_read(spikes.reshape(-1, spikes.shape[2]), "forward", times=repeats)
 
     def _replay_tail(self, tail: InputTail, repeats: int) -> list:
         """Count the input steps read ahead with the free phase as ``repeats`` phases' reads."""
@@ -269,7 +365,7 @@ class EqSpikeNetwork(LayeredState):
             syn0.count_read(tail.spikes, "forward", times=len(tail.schedule) * repeats - 1)
             return tail.schedule
         self.counters["spikes"] += tail.n_spikes * repeats
-        syn0.count_read(tail.spikes.reshape(-1, tail.spikes.shape[2]), "forward", times=repeats)
+        self._count_input_reads(tail.spikes, tail.activity, repeats)
         return tail.schedule
 
     def _init_state(self, x, rng) -> FreeState:
@@ -295,12 +391,14 @@ class EqSpikeNetwork(LayeredState):
         if self._rate_blocks:
             st.h, out = self._relax_rate(h, schedule[0][1], T, readout=R, trace=trace)
             return st, out / R
+        reads = self._phase_reads(len(x), T)
         for t, (s_in, d_in) in enumerate(schedule):
-            _, h = self._step(h, st.acc, s_in, d_in, 1, None, None, rng)
+            _, h = self._step(h, st.acc, s_in, d_in, 1, None, None, rng, reads)
             if t >= T - R:
                 out += h[-1]
             if trace is not None:
                 trace.append([hl.copy() for hl in h])
+        reads.flush()
         st.h = h
         return st, out / R
 
@@ -384,11 +482,13 @@ class EqSpikeNetwork(LayeredState):
         if contrastive and self._rate_blocks and K:  # no per-step events: only the end states count
             h, _ = self._relax_rate(h, schedule[0][1], K, reps, beta_col, y)
             schedule = []
+        # weights fixed until the phases end: their reads counted at the end (continual: now)
+        reads = None if continual else self._phase_reads(len(h[0]), len(schedule))
         for s_in, d_in in schedule:
             if d_in is None:  # continual updates: read the input through the current weights
                 d_in = self.synapses[0].forward(s_in)
                 self.synapses[0].count_read(s_in, "forward", times=reps - 1)  # every phase reads it
-            spikes, h_new = self._step(h, acc, s_in, d_in, reps, beta_col, y, rng)
+            spikes, h_new = self._step(h, acc, s_in, d_in, reps, beta_col, y, rng, reads)
             if phase_total:  # the synapses see nothing until both phases are over
                 trace.append((s_in, spikes))
             elif not contrastive:
@@ -406,6 +506,8 @@ class EqSpikeNetwork(LayeredState):
                 self.counters["spikes"] += int(np.count_nonzero(s_in)) * reps + sum(
                     int(np.count_nonzero(sp)) for sp in spikes)
             record(self._two_factor_events(s_in, spikes, *pending, sigma, reps))
+        if reads is not None:
+            reads.flush()
 
         if phase_total:
             self._apply(self._phase_contrast_events(trace, h, B), scales)

@@ -20,8 +20,15 @@ class SigmaDelta:
     def init(self, shape, rng: np.random.Generator, dtype) -> np.ndarray:
         return rng.random(shape, dtype=dtype)
 
-    def step(self, h: np.ndarray, acc: np.ndarray, rng) -> np.ndarray:
-        return self.step_counted(h, acc, rng)[0]
+    def step(self, h: np.ndarray, acc: np.ndarray, rng, out: np.ndarray | None = None) -> np.ndarray:
+        """The spikes of one step (0/1 in h's dtype; into ``out`` when given), not counted."""
+        acc += h
+        if out is None:
+            out = (acc >= 1.0).astype(h.dtype)
+        else:
+            np.greater_equal(acc, 1.0, out=out)
+        acc -= out
+        return out
 
     def step_counted(self, h, acc, rng):
         """(spikes, number of spikes) of one step."""
@@ -39,8 +46,11 @@ class Stochastic:
     def init(self, shape, rng, dtype):
         return None
 
-    def step(self, h, acc, rng):
-        return self.step_counted(h, acc, rng)[0]
+    def step(self, h, acc, rng, out=None):
+        r = rng.random(h.shape, dtype=h.dtype)
+        if out is None:
+            return (r < h).astype(h.dtype)
+        return np.less(r, h, out=out)
 
     def step_counted(self, h, acc, rng):
         fired = rng.random(h.shape, dtype=h.dtype) < h
@@ -54,7 +64,7 @@ class Rate:
     def init(self, shape, rng, dtype):
         return None
 
-    def step(self, h, acc, rng):
+    def step(self, h, acc, rng, out=None):
         return h
 
     def step_counted(self, h, acc, rng):
