@@ -78,6 +78,8 @@ class PhaseReads:
         self.net, self.rows, self.deferred = net, rows, deferred
         syn = net.synapses
         self.matrices = [None] + [{d: syn[k].read_matrix(d) for d in ("forward", "backward")} for k in range(1, net.L)]
+        # reads that event_matmul computes as the plain product (too small to gain from events)
+        self.dense = [None] + [rows * syn[k].n_pre * syn[k].n_post < EVENT_MIN_MACS for k in range(1, net.L)]
         # an operand of the states' shape: the same sums, and half the time of a broadcast one
         self.biases = [np.tile(b, (rows, 1)) for b in net.biases]
         self.capacity = max(1, min(steps, COUNT_BLOCK_VALUES // max(1, rows * net._neurons_per_row)))
@@ -88,7 +90,7 @@ class PhaseReads:
         now unless deferred)."""
         if not self.deferred:
             return self.net._read(k, direction, x)
-        return event_matmul(x, self.matrices[k][direction])
+        return x @ self.matrices[k][direction] if self.dense[k] else event_matmul(x, self.matrices[k][direction])
 
     def slots(self) -> list:
         """Where this step's spikes of layers 1..L go (a new block when the last one is full: the
@@ -328,12 +330,14 @@ class EqSpikeNetwork(LayeredState):
             return [(st, None) for st in per_step]
         flat = spikes.reshape(-1, n_in)
         if lookahead or self._deferred_counts:  # the tail's rows are counted when replayed
-            drives = event_matmul(flat, syn0.read_matrix("forward"), total).reshape(B, total, -1)
+            W = syn0.read_matrix("forward")  # read image by image, stored step-major: a step's
+            drives = np.empty((total, B, W.shape[1]), dtype=np.result_type(flat, W))  # drive is
+            event_matmul(flat, W, total, out=drives.transpose(1, 0, 2))  # contiguous
             self._count_input_reads(free, act, repeats)
         else:  # counted as one read and its replays (a backend sampling what it reads sees both)
-            drives = syn0.forward(flat, group=total).reshape(B, total, -1)
+            drives = syn0.forward(flat, group=total).reshape(B, total, -1).transpose(1, 0, 2)
             syn0.count_read(flat, "forward", times=repeats - 1)
-        schedule = [(st, drives[:, t]) for t, st in enumerate(per_step)]
+        schedule = [(st, drives[t]) for t, st in enumerate(per_step)]
         if not lookahead:
             return schedule
         rest = spikes[:, steps:]
@@ -467,9 +471,9 @@ class EqSpikeNetwork(LayeredState):
             if continual:
                 self._apply(step_events, scales)
                 return
-            for k, (rows, cols, db) in enumerate(step_events):
-                events[k][0].append(rows)
-                events[k][1].append(cols)
+            for k, (rows, cols, db) in enumerate(step_events):  # (a list: the slots' blocks in order)
+                events[k][0].extend(rows) if isinstance(rows, list) else events[k][0].append(rows)
+                events[k][1].extend(cols) if isinstance(cols, list) else events[k][1].append(cols)
                 bias_sums[k] += db
 
         K = self.net.nudged_steps
@@ -540,8 +544,7 @@ class EqSpikeNetwork(LayeredState):
                 else:  # every phase's coincidences are physical events of their own
                     cols, rows = q[0], (np.tile(s_in, (reps, 1)) if reps > 1 else s_in)
             else:  # pre spike x post change, plus post spike x pre change (shared weight)
-                rows = np.concatenate([spikes[k - 1], q[k - 1]])
-                cols = np.concatenate([q[k], spikes[k]])
+                rows, cols = [spikes[k - 1], q[k - 1]], [q[k], spikes[k]]  # (stacked once, in _apply)
             out.append((rows, cols, q[k].sum(0)))
         return out
 
@@ -613,6 +616,9 @@ class EqSpikeNetwork(LayeredState):
         return out
 
     def _apply(self, layer_events, scales):
+        """Update every layer with its (row events, column events, bias sum); events given as a
+        list of blocks are stacked in order."""
         for k, (rows, cols, db) in enumerate(layer_events):
+            rows, cols = (np.concatenate(a) if isinstance(a, list) else a for a in (rows, cols))
             self.synapses[k].update(rows, cols, scales[k])
             self.biases[k] += scales[k] * db

@@ -23,10 +23,11 @@ class SigmaDelta:
     def step(self, h: np.ndarray, acc: np.ndarray, rng, out: np.ndarray | None = None) -> np.ndarray:
         """The spikes of one step (0/1 in h's dtype; into ``out`` when given), not counted."""
         acc += h
+        fired = acc >= 1.0
         if out is None:
-            out = (acc >= 1.0).astype(h.dtype)
-        else:
-            np.greater_equal(acc, 1.0, out=out)
+            out = fired.astype(h.dtype)
+        else:  # (a comparison written straight into a float array took longer)
+            np.copyto(out, fired)
         acc -= out
         return out
 
@@ -47,10 +48,11 @@ class Stochastic:
         return None
 
     def step(self, h, acc, rng, out=None):
-        r = rng.random(h.shape, dtype=h.dtype)
+        fired = rng.random(h.shape, dtype=h.dtype) < h
         if out is None:
-            return (r < h).astype(h.dtype)
-        return np.less(r, h, out=out)
+            return fired.astype(h.dtype)
+        np.copyto(out, fired)
+        return out
 
     def step_counted(self, h, acc, rng):
         fired = rng.random(h.shape, dtype=h.dtype) < h

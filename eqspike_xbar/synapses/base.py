@@ -49,28 +49,41 @@ EVENT_MIN_MACS = 1 << 20
 _COUNTER_KEYS = {d: (f"vectors_{d}", f"activity_{d}") for d in ("forward", "backward")}
 
 
-def event_matmul(x: np.ndarray, m: np.ndarray, group: int = 0) -> np.ndarray:
+def event_matmul(x: np.ndarray, m: np.ndarray, group: int = 0, out: np.ndarray | None = None) -> np.ndarray:
     """``x @ m`` from the active lines only: row b of the result is Σ_i x[b, i]·m[i] over the
     lines i that row's group of rows drives (for binary spikes, the sum of the rows of ``m`` at
     the lines that spiked). ``group``: consecutive rows of ``x`` that share one set of active
     lines (one image's time steps, say); 0 takes all rows as one group. Equal to ``x @ m`` to
-    float rounding (the inactive lines contribute exact zeros)."""
+    float rounding (the inactive lines contribute exact zeros). ``out``: where the result goes,
+    shaped (rows, k), or with ``group`` (rows // group, group, k) (a view that stores it in
+    another order, e.g. step-major); returned."""
     rows, n = x.shape
     if rows * n * m.shape[1] < EVENT_MIN_MACS:
-        return x @ m
+        return _into(x @ m, out)
     g = rows if group <= 0 else min(group, rows)
     if g == rows:
         act = np.flatnonzero(_active_lines(x))
-        return x @ m if act.size > EVENT_MAX_DENSITY * n else x[:, act] @ m[act]
-    out = np.empty((rows, m.shape[1]), dtype=np.result_type(x, m))
+        return _into(x @ m if act.size > EVENT_MAX_DENSITY * n else x[:, act] @ m[act], out)
+    if out is None:
+        out = np.empty((rows, m.shape[1]), dtype=np.result_type(x, m))
+    blocks = out if out.ndim == 3 else None  # group i's rows: blocks[i], else out[i*g : (i+1)*g]
     with one_blas_thread():  # many small products: BLAS threads would only wait on each other
         for i in range(0, rows, g):
             xg = x[i : i + g]
+            o = out[i : i + g] if blocks is None else blocks[i // g]
             act = np.flatnonzero(_active_lines(xg))
             if act.size > EVENT_MAX_DENSITY * n:
-                np.matmul(xg, m, out=out[i : i + g])
+                np.matmul(xg, m, out=o)
             else:
-                np.matmul(xg[:, act], m[act], out=out[i : i + g])
+                np.matmul(xg[:, act], m[act], out=o)
+    return out
+
+
+def _into(a: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``a``, or ``out`` holding a copy of it (reshaped to ``out``'s shape)."""
+    if out is None:
+        return a
+    out[...] = a.reshape(out.shape)
     return out
 
 
