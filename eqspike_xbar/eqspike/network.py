@@ -64,7 +64,7 @@ class FreeState:
 #: deferred read counting (:class:`PhaseReads`) writes the spikes of at most this many neuron
 #: steps into one block before counting them (the predictions' 1000-row batches count every
 #: 8 steps; a 20-row MNIST phase fits in one block)
-COUNT_BLOCK_VALUES = 1 << 22
+COUNT_BLOCK_VALUES = 1 << 20
 
 
 class PhaseReads:
@@ -82,6 +82,7 @@ class PhaseReads:
         self.dense = [None] + [rows * syn[k].n_pre * syn[k].n_post < EVENT_MIN_MACS for k in range(1, net.L)]
         # an operand of the states' shape: the same sums, and half the time of a broadcast one
         self.biases = [np.tile(b, (rows, 1)) for b in net.biases]
+        self.bounds = [net._clip_bounds(rows, n) for n in net.sizes[1:]]
         self.capacity = max(1, min(steps, COUNT_BLOCK_VALUES // max(1, rows * net._neurons_per_row)))
         self.blocks, self.j = None, 0
 
@@ -181,13 +182,17 @@ class EqSpikeNetwork(LayeredState):
         self.counters["neuron_updates"] += self._neurons_per_row * rows
         read = self._read if reads is None else reads.read
         biases = self.biases if reads is None else reads.biases
+        bounds = [self._clip_bounds(rows, n) for n in self.sizes[1:]] if reads is None else reads.bounds
         new_h = []
         for l in range(self.L):
             if l == 0:
                 if self.L > 1:  # the read from above plus the input's drive (tiled for the phases):
                     drive = np.ascontiguousarray(read(1, "backward", spikes[1]))  # the same sums as
-                    phases = drive.reshape(reps, -1, drive.shape[1])  # drive = input; drive += read
-                    phases += in_drive  # (a view: drive's rows, phase by phase)
+                    if reps == 1:  # drive = input; drive += read
+                        drive += in_drive
+                    else:
+                        phases = drive.reshape(reps, -1, drive.shape[1])
+                        phases += in_drive  # (a view: drive's rows, phase by phase)
                 else:
                     drive = np.tile(in_drive, (reps, 1)) if reps > 1 else in_drive.copy()
             else:
@@ -199,7 +204,7 @@ class EqSpikeNetwork(LayeredState):
                 nudge = np.subtract(y, h[l])
                 nudge *= beta_col
                 drive += nudge
-            new_h.append(leaky_step(h[l], drive, self.eps, *self._clip_bounds(rows, self.sizes[l + 1])))
+            new_h.append(leaky_step(h[l], drive, self.eps, *bounds[l]))
         return spikes, new_h
 
     def _read(self, k: int, direction: str, x: np.ndarray) -> np.ndarray:
