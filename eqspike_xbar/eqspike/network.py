@@ -329,15 +329,19 @@ class EqSpikeNetwork(LayeredState):
             self.encoder.step(x, acc_in, rng, spikes[:, t])
         per_step = [spikes[:, t] for t in range(total)]
         free = spikes[:, :steps]
-        act = self._spikes_per_line(free)
+        per_image = self._spikes_per_image(free)  # (B, n_in)
+        act = per_image.sum(0)  # spikes per line: the activity Σ x² of their reads
         self.counters["spikes"] += int(act.sum(dtype=np.float64)) * repeats
         if not weights_fixed:
             return [(st, None) for st in per_step]
+        rest = spikes[:, steps:]
+        per_image_tail = self._spikes_per_image(rest) if lookahead else None
         flat = spikes.reshape(-1, n_in)
         if lookahead or self._deferred_counts:  # the tail's rows are counted when replayed
             W = syn0.read_matrix("forward")  # read image by image, stored step-major: a step's
             drives = np.empty((total, B, W.shape[1]), dtype=np.result_type(flat, W))  # drive is
-            event_matmul(flat, W, total, out=drives.transpose(1, 0, 2))  # contiguous
+            lines = per_image if per_image_tail is None else per_image + per_image_tail  # contiguous
+            event_matmul(flat, W, total, out=drives.transpose(1, 0, 2), active=lines)
             self._count_input_reads(free, act, repeats)
         else:  # counted as one read and its replays (a backend sampling what it reads sees both)
             drives = syn0.forward(flat, group=total).reshape(B, total, -1).transpose(1, 0, 2)
@@ -345,17 +349,16 @@ class EqSpikeNetwork(LayeredState):
         schedule = [(st, drives[t]) for t, st in enumerate(per_step)]
         if not lookahead:
             return schedule
-        rest = spikes[:, steps:]
-        act_tail = self._spikes_per_line(rest)
+        act_tail = per_image_tail.sum(0)
         tail = InputTail(schedule[steps:], rest, acc_in.copy(), int(act_tail.sum(dtype=np.float64)), act_tail)
         acc_in[...] = acc_after  # the caller's accumulators stand after ``steps`` steps
         return schedule[:steps], tail
 
     @staticmethod
-    def _spikes_per_line(spikes: np.ndarray) -> np.ndarray:
-        """Spikes (0/1, shaped (B, steps, n)) summed per line: the activity Σ x² of their reads
-        (exact integers)."""
-        return np.einsum("bti,bti->i", spikes, spikes)
+    def _spikes_per_image(spikes: np.ndarray) -> np.ndarray:
+        """Spikes (0/1, shaped (B, steps, n)) summed over the steps: (B, n), exact integers (a
+        reduction over the steps took half the time of the einsum over both)."""
+        return np.add.reduce(spikes, axis=1)
 
     def _count_input_reads(self, spikes: np.ndarray, act: np.ndarray, repeats: int) -> None:
         """Count ``repeats`` reads of the input spikes (B, steps, n_in) by synapse layer 0, whose

@@ -49,14 +49,17 @@ EVENT_MIN_MACS = 1 << 20
 _COUNTER_KEYS = {d: (f"vectors_{d}", f"activity_{d}") for d in ("forward", "backward")}
 
 
-def event_matmul(x: np.ndarray, m: np.ndarray, group: int = 0, out: np.ndarray | None = None) -> np.ndarray:
+def event_matmul(x: np.ndarray, m: np.ndarray, group: int = 0, out: np.ndarray | None = None,
+                 active: np.ndarray | None = None) -> np.ndarray:
     """``x @ m`` from the active lines only: row b of the result is Σ_i x[b, i]·m[i] over the
     lines i that row's group of rows drives (for binary spikes, the sum of the rows of ``m`` at
     the lines that spiked). ``group``: consecutive rows of ``x`` that share one set of active
     lines (one image's time steps, say); 0 takes all rows as one group. Equal to ``x @ m`` to
     float rounding (the inactive lines contribute exact zeros). ``out``: where the result goes,
     shaped (rows, k), or with ``group`` (rows // group, group, k) (a view that stores it in
-    another order, e.g. step-major); returned."""
+    another order, e.g. step-major); returned. ``active`` (with ``group``): (rows // group, n),
+    nonzero where a group drives a line (the caller's per-group spike counts, say), so the
+    groups' lines need not be searched for."""
     rows, n = x.shape
     if rows * n * m.shape[1] < EVENT_MIN_MACS:
         return _into(x @ m, out)
@@ -71,7 +74,7 @@ def event_matmul(x: np.ndarray, m: np.ndarray, group: int = 0, out: np.ndarray |
         for i in range(0, rows, g):
             xg = x[i : i + g]
             o = out[i : i + g] if blocks is None else blocks[i // g]
-            act = np.flatnonzero(_active_lines(xg))
+            act = np.flatnonzero(_active_lines(xg) if active is None else active[i // g])
             if act.size > EVENT_MAX_DENSITY * n:
                 np.matmul(xg, m, out=o)
             else:
