@@ -144,8 +144,9 @@ def cmd_run(args) -> int:
         cfg, file_seeds = load_experiment_seeds(run_dir / "config.toml", args.set, data_dir=args.data_dir)
         seeds = st.get("seeds") or flag_seeds or file_seeds
     else:
-        # the base is read with the first programmed fidelity's backend, so an update scheme is valid
-        programmed = next((f for f in fidelities if f != "ideal"), "ideal")
+        # the base is read with the first programmed fidelity's backend (with none, the device's),
+        # so an update scheme is valid; the ideal fidelity drops it (fidelity_dict)
+        programmed = next((f for f in fidelities if f != "ideal"), "device")
         cfg, file_seeds = load_experiment_seeds(args.config or default_config_path("main_digits.toml"), args.set,
                                                 [{"synapses": {"backend": programmed}}], args.data_dir)
         if cfg.learning.epochs < 1:
