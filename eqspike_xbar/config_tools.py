@@ -28,6 +28,10 @@ def read_toml(path, error=ConfigError) -> dict:
         raise error(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
+#: how an error names a simple type among a union's alternatives
+_WANTS = {float: "a finite number", int: "an integer", bool: "true or false", str: "a string"}
+
+
 def _coerce(value: Any, tp: Any, where: str, error) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
@@ -42,6 +46,11 @@ def _coerce(value: Any, tp: Any, where: str, error) -> Any:
                 return _coerce(value, a, where, error)
             except ConfigError as exc:  # try the next alternative
                 last = exc
+        wants = [_WANTS.get(a) or (f"one of {', '.join(repr(v) for v in typing.get_args(a))}"
+                                   if typing.get_origin(a) is typing.Literal else None)
+                 for a in args if a is not type(None)]
+        if last is not None and all(wants):  # simple alternatives: name them all
+            raise error(f"{where} must be {' or '.join(wants)}, got {value!r}")
         raise last or error(f"{where}: bad value {value!r}")
     if origin is typing.Literal:
         if value not in args:

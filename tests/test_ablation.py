@@ -36,6 +36,20 @@ def test_switches_of_taox_hfox():
     assert all("c2c" in s.effects_off for s in sws) and any("C2C" in a for a in absent)
 
 
+def test_a_switch_keeps_the_schemes_auto_threshold():
+    """'auto' θ follows C2C (TaOx/HfOx: 4, with C2C off 1): the C2C switch must keep 4."""
+    from eqspike_xbar.experiments.ablation import switch_config
+    from eqspike_xbar.synapses.schemes import threshold_steps
+
+    base = config_from_dict({"synapses": {"backend": "device", "device": "taox_hfox",
+                                          "update": {"scheme": "mixed_precision", "threshold": "auto"}}}).to_dict()
+    sw = next(s for s in switches(config_from_dict(base), load_device("taox_hfox"), ["device"])[0] if s.name == "c2c")
+    off = config_from_dict(switch_config(base, sw, 2)).synapses
+    assert "c2c" in off.effects_off and threshold_steps(off) == 4.0
+    auto_off = config_from_dict({**base, "synapses": {**base["synapses"], "effects_off": ["c2c"]}}).synapses
+    assert threshold_steps(auto_off) == 1.0  # what the switch would have measured without pinning
+
+
 def test_ranking_pairs_by_seed_and_sorts_by_recovery():
     ref = xr.Dataset({"test_accuracy": (("seed", "epoch"), [[0.5, 0.6], [0.52, 0.62]])},
                      coords={"seed": [0, 1], "epoch": [1, 2]})

@@ -20,12 +20,3 @@ def test_shipped_config_validates(path):
     else:
         load_config(path)
 
-
-def test_the_4bit_config_is_four_bits_with_its_largest_code_at_theta():
-    from eqspike_xbar.synapses.schemes import accumulator_range_steps, threshold_steps
-
-    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "mnist_device_4bit.toml")
-    u = cfg.synapses.update
-    theta = threshold_steps(cfg.synapses)
-    assert (u.accumulator_bits, u.accumulator_rounding, theta) == (4, "event", 4.0)
-    assert accumulator_range_steps(u, theta) * 7 / 8 == pytest.approx(theta)

@@ -63,8 +63,8 @@ class FreeState:
 
 
 #: deferred read counting (:class:`PhaseReads`) writes the spikes of at most this many neuron
-#: steps into one block before counting them (the predictions' 1000-row batches count every
-#: 8 steps; a 20-row MNIST phase fits in one block)
+#: steps into one block before counting them (the predictions' 1000-row batches of 784-500-10
+#: count every 2 steps; a 20-row MNIST phase fits in one block)
 COUNT_BLOCK_VALUES = 1 << 20
 
 
@@ -78,7 +78,9 @@ class PhaseReads:
     def __init__(self, net: "EqSpikeNetwork", rows: int, steps: int, deferred: bool):
         self.net, self.rows, self.deferred = net, rows, deferred
         syn = net.synapses
-        self.matrices = [None] + [{d: syn[k].read_matrix(d) for d in ("forward", "backward")} for k in range(1, net.L)]
+        # only the deferred path reads through the matrices (others read through the backend)
+        self.matrices = [None] + [{d: syn[k].read_matrix(d) for d in ("forward", "backward")} if deferred else None
+                                  for k in range(1, net.L)]
         # reads that event_matmul computes as the plain product (too small to gain from events)
         self.dense = [None] + [rows * syn[k].n_pre * syn[k].n_post < EVENT_MIN_MACS for k in range(1, net.L)]
         # an operand of the states' shape: the same sums, and half the time of a broadcast one

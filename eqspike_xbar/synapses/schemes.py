@@ -256,7 +256,10 @@ def accumulator_range_steps(cfg, threshold: float) -> float:
     (2^(bits−1) − 1) LSBs, is the threshold itself."""
     if cfg.accumulator_range == "threshold":
         half = 2 ** (max(cfg.accumulator_bits, 2) - 1)
-        return threshold * half / (half - 1)
+        r = threshold * half / (half - 1)
+        while (half - 1) * (r / half) < threshold:  # float rounding must not leave a full χ below θ
+            r = math.nextafter(r, math.inf)
+        return r
     return cfg.accumulator_range or 2.0 * threshold
 
 
