@@ -86,3 +86,16 @@ def test_main_job_ranks_the_device_effects(tmp_path):
     no_wires = xr.load_dataset(job / "ablation" / "wires" / "seed0" / "metrics.nc")
     assert float(no_wires.test_accuracy[-1]) == float(device.test_accuracy.sel(epoch=1))
     assert (job / "ablation.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("recovered, words", [
+    ([0.05, 0.04, 0.06], "hurts most here"),                    # +5 ± 1 points: measurable
+    ([0.0034 + d for d in (-0.012, 0.0, 0.012)], "more than its spread"),  # +0.34 ± 1.2: within the spread
+    ([-0.01, -0.02, 0.0], "No switch recovers accuracy"),
+    ([0.02], "hurts most here"),                                # one seed: no spread to compare with
+])
+def test_the_ranking_says_hurts_only_beyond_the_seed_spread(recovered, words):
+    from eqspike_xbar.experiments.main_report import _verdict
+
+    sw = Switch("c2c", "cycle-to-cycle noise (C2C)", ("c2c",), "device")
+    assert words in _verdict({"switch": sw, "recovered": np.array(recovered)})

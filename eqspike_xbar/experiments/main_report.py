@@ -267,16 +267,26 @@ def ablation_section(rows: list[dict], absent: list[str], epochs: int, main_epoc
     body.append(R.table(["rank", "switched off", "fidelity", "accuracy, all on", "accuracy, this off",
                          "recovered (points)"], table_rows))
     if rows:
-        top = rows[0]
-        m = np.nanmean(top["recovered"])
-        body.append(f"**{top['switch'].label}** hurts most here: switching it off recovers {_points(top['recovered'])} "
-                    "points." if m > 0 else "No switch recovers accuracy here: the device's effects cost nothing "
-                    "measurable at this length of training.")
+        body.append(_verdict(rows[0]))
     if absent:
         body.append("Not run, the device does not have them (or the config already switches them off): "
                     + ", ".join(absent) + ".")
     body.append("![which nonideality hurts most](ablation.png)")
     return "\n\n".join(body), {"ablation.png": plot_ablation(rows)}
+
+
+def _verdict(top: dict) -> str:
+    """The ranking's sentence: the top switch hurts only if its mean recovery is positive and, with
+    several seeds, larger than its spread over them (sd of the paired differences)."""
+    m, sd, n = summary(top["recovered"])
+    label, pts = top["switch"].label, _points(top["recovered"])
+    if n and m > 0 and (n < 2 or m > sd):
+        return f"**{label}** hurts most here: switching it off recovers {pts} points."
+    if n and m > 0:
+        return (f"No switch recovers more than its spread over the seeds (the largest mean: {label}, {pts} "
+                "points): with this update scheme, none of the device's effects costs measurable accuracy at "
+                "this length of training.")
+    return "No switch recovers accuracy here: the device's effects cost nothing measurable at this length of training."
 
 
 def _points(values) -> str:
