@@ -13,7 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 
-class SigmaDelta:
+class _SpikingEncoder:
+    def step_counted(self, h, acc, rng):
+        """(spikes, number of spikes) of one step: ``step``'s spikes, counted."""
+        spikes = self.step(h, acc, rng)
+        return spikes, int(np.count_nonzero(spikes))
+
+
+class SigmaDelta(_SpikingEncoder):
     deterministic = True
     sends_state = False
 
@@ -31,16 +38,8 @@ class SigmaDelta:
         acc -= out
         return out
 
-    def step_counted(self, h, acc, rng):
-        """(spikes, number of spikes) of one step."""
-        acc += h
-        fired = acc >= 1.0
-        spikes = fired.astype(h.dtype)
-        acc -= spikes
-        return spikes, int(np.count_nonzero(fired))
 
-
-class Stochastic:
+class Stochastic(_SpikingEncoder):
     deterministic = False
     sends_state = False
 
@@ -53,10 +52,6 @@ class Stochastic:
             return fired.astype(h.dtype)
         np.copyto(out, fired)
         return out
-
-    def step_counted(self, h, acc, rng):
-        fired = rng.random(h.shape, dtype=h.dtype) < h
-        return fired.astype(h.dtype), int(np.count_nonzero(fired))
 
 
 class Rate:
