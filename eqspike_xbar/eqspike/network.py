@@ -146,15 +146,13 @@ class EqSpikeNetwork(LayeredState):
         ]
         self.biases = [np.zeros(n, dtype=self.dtype) for n in self.sizes[1:]]
         self._neurons_per_row = sum(self.sizes[1:])
-        # rate neurons on synapses that read and count as the base class does: phases run in
-        # _relax_rate (the reads' counts batched per block of steps)
+        # synapses that read and count as the base class does can be counted in batches: rate
+        # neurons' phases run in _relax_rate (counts per block of steps), spiking neurons' reads
+        # and spikes are counted at a phase's end (PhaseReads)
         base = (SynapseLayer.forward, SynapseLayer.backward, SynapseLayer.count_read)
-        self._rate_blocks = self.encoder.sends_state and all(
-            (type(s).forward, type(s).backward, type(s).count_read) == base for s in self.synapses)
-        # spiking neurons on synapses that read and count as the base class does: a phase's reads and
-        # spikes are counted at its end (PhaseReads)
-        self._deferred_counts = not self.encoder.sends_state and all(
-            (type(s).forward, type(s).backward, type(s).count_read) == base for s in self.synapses)
+        plain = all((type(s).forward, type(s).backward, type(s).count_read) == base for s in self.synapses)
+        self._rate_blocks = self.encoder.sends_state and plain
+        self._deferred_counts = not self.encoder.sends_state and plain
         self.lr_factor = 1.0  # learning-rate schedule factor, set per epoch by the trainer
         self._rounding_rng = None  # stochastic ternary post factor: the minibatch generator
         self._bounds = {}  # (rows, n) -> clip bounds of the rate relaxation (_clip_bounds)
