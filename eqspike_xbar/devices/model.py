@@ -109,9 +109,11 @@ class DeviceArray:
         self.pulses = 0  # programming pulses applied so far
         self.last_index = np.zeros(0, dtype=np.intp)  # flat indices pulsed by the last apply_pulses
         pv = self.params.pulse
-        # J per S of the (compound) conductance: a pulse reaches one of parallel_devices devices
-        self._e_ltp = abs(pv.ltp_V) * self._iv_factor(abs(pv.ltp_V)) * pv.width_s / self.params.parallel_devices
-        self._e_ltd = abs(pv.ltd_V) * self._iv_factor(abs(pv.ltd_V)) * pv.width_s / self.params.parallel_devices
+        # a pulse reaches one of the compound's parallel_devices devices: its energy is V·I(V)·width
+        # on 1/parallel_devices of the compound's conductance (programming and half-select alike)
+        self._width_per_device_s = pv.width_s / self.params.parallel_devices
+        self._e_ltp = abs(pv.ltp_V) * self._iv_factor(abs(pv.ltp_V)) * self._width_per_device_s  # J per S
+        self._e_ltd = abs(pv.ltd_V) * self._iv_factor(abs(pv.ltd_V)) * self._width_per_device_s
         self.set_conductance(g_init)
 
     def _iv_factor(self, v):
@@ -234,7 +236,7 @@ class DeviceArray:
         energy = 0.0
         if hs.voltage_V > 0:
             v = hs.voltage_V
-            energy = float(v * self._iv_factor(v) * self.params.pulse.width_s / self.params.parallel_devices
+            energy = float(v * self._iv_factor(v) * self._width_per_device_s
                            * np.sum((counts[0] + counts[1]) * 0.5 * (g0 + g)))
         if disturb:
             self._g = np.asarray(np.where(touched, g, self._g), dtype=float)
