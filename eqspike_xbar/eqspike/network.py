@@ -34,14 +34,24 @@ import numpy as np
 from ..layered import LayeredState
 from ..synapses import make_synapse_layer
 from ..synapses.base import EVENT_MIN_MACS, SynapseLayer, event_matmul
-from ..threads import one_blas_thread
-from .neurons import leaky_step, make_encoder
+from ..threads import blas_threads, one_blas_thread
+from .neurons import SigmaDelta, leaky_step, make_encoder
 from .rules import nudging_betas, post_factor
 
 
 #: the rate relaxation's state blocks hold at most this many bytes (their steps' reads are
 #: counted when a block is full; a 20-row MNIST minibatch fits 20 steps in one block)
 RATE_BLOCK_BYTES = 8 << 20
+
+
+class Schedule(list):
+    """What the input sends at each step of a phase: a list of (s_in, drive), the drives also
+    kept as one (steps, B, n_1) block (``drives``; None when there is none), which the compiled
+    steps read."""
+
+    def __init__(self, items=(), drives: np.ndarray | None = None):
+        super().__init__(items)
+        self.drives = drives
 
 
 @dataclass
@@ -112,12 +122,9 @@ class PhaseReads:
         would have counted them."""
         if self.blocks is None or self.j == 0:
             return
-        net, j = self.net, self.j
+        j = self.j
         acts = [np.einsum("tbi,tbi->i", b[:j], b[:j]) for b in self.blocks]  # spikes per line (exact)
-        net.counters["spikes"] += sum(int(a.sum(dtype=np.float64)) for a in acts)
-        for k in range(1, net.L):
-            net.synapses[k].count_reads(j * self.rows, acts[k - 1], "forward")
-            net.synapses[k].count_reads(j * self.rows, acts[k], "backward")
+        self.net._count_spikes_read(j * self.rows, acts)
         self.blocks, self.j = None, 0
 
 
@@ -153,6 +160,10 @@ class EqSpikeNetwork(LayeredState):
         plain = all((type(s).forward, type(s).backward, type(s).count_read) == base for s in self.synapses)
         self._rate_blocks = self.encoder.sends_state and plain
         self._deferred_counts = not self.encoder.sends_state and plain
+        self.compiled = self._deferred_counts and isinstance(self.encoder, SigmaDelta)
+        """Run the steps of a phase with fixed weights in the compiled kernel (eqspike/kernels.py;
+        sigma-delta neurons on synapses that read as the base class does); False: numpy steps
+        (:meth:`_step`, the reference; the two agree to float rounding)."""
         self.lr_factor = 1.0  # learning-rate schedule factor, set per epoch by the trainer
         self._rounding_rng = None  # stochastic ternary post factor: the minibatch generator
         self._bounds = {}  # (rows, n) -> clip bounds of the rate relaxation (_clip_bounds)
@@ -207,6 +218,51 @@ class EqSpikeNetwork(LayeredState):
                 drive += nudge
             new_h.append(leaky_step(h[l], drive, self.eps, *bounds[l]))
         return spikes, new_h
+
+    def _relax_compiled(self, h, acc, drives, beta_col=None, y=None, readout_from=None, out=None,
+                        keep_trace=False):
+        """The steps of one phase with fixed weights in the compiled kernel (:func:`kernels.relax`:
+        ``h`` and ``acc`` updated in place, the readout added to ``out``), counted as
+        :class:`PhaseReads` counts them. Returns the traces (spikes, states) when ``keep_trace``."""
+        from . import kernels  # numba is imported (and the kernel compiled or loaded) on first use
+
+        syn, rows, steps = self.synapses, len(h[0]), len(drives)
+        fwd = [syn[k].read_matrix("forward") for k in range(1, self.L)]
+        bwd = [syn[k].read_matrix("backward") for k in range(1, self.L)]
+        acts, traces = kernels.relax(h, acc, drives, fwd, bwd, self.biases, self.eps, beta_col, y, readout_from, out,
+                                     keep_trace, threads=blas_threads())
+        self._count_spikes_read(steps * rows, [a.sum(0) for a in acts])
+        self.counters["neuron_updates"] += self._neurons_per_row * rows * steps
+        return traces
+
+    def _count_spikes_read(self, vectors: int, acts) -> None:
+        """Count the spikes of layers 1..L whose per-line sums over ``vectors`` neuron steps are
+        ``acts``, and the reads they made: synapse layer k >= 1 reads layer k's spikes forward
+        and layer k+1's backward (as a count per step would count them)."""
+        self.counters["spikes"] += sum(int(a.sum(dtype=np.float64)) for a in acts)
+        for k in range(1, self.L):
+            self.synapses[k].count_reads(vectors, acts[k - 1], "forward")
+            self.synapses[k].count_reads(vectors, acts[k], "backward")
+
+    def _nudged_steps(self, h, acc, schedule, reps, beta_col, y, rng, continual):
+        """The nudged phases' steps: yields (s_in, spikes of layers 1..L, states before, states
+        after) per step, computed by the compiled kernel when it applies, else step by step."""
+        if self.compiled and not continual and getattr(schedule, "drives", None) is not None and len(schedule):
+            spikes, states = self._relax_compiled(h, acc, schedule.drives, beta_col, y, keep_trace=True)
+            for t, (s_in, _) in enumerate(schedule):
+                yield s_in, [s[t] for s in spikes], [s[t] for s in states], [s[t + 1] for s in states]
+            return
+        # weights fixed until the phases end: their reads counted at the end (continual: now)
+        reads = None if continual else self._phase_reads(len(h[0]), len(schedule))
+        for s_in, d_in in schedule:
+            if d_in is None:  # continual updates: read the input through the current weights
+                d_in = self.synapses[0].forward(s_in)
+                self.synapses[0].count_read(s_in, "forward", times=reps - 1)  # every phase reads it
+            spikes, h_new = self._step(h, acc, s_in, d_in, reps, beta_col, y, rng, reads)
+            yield s_in, spikes, h, h_new
+            h = h_new
+        if reads is not None:
+            reads.flush()
 
     def _read(self, k: int, direction: str, x: np.ndarray) -> np.ndarray:
         """Read ``x`` through synapse layer ``k`` in ``direction``, counted now."""
@@ -323,22 +379,32 @@ class EqSpikeNetwork(LayeredState):
         # image-major (B, steps, n_in): one image's steps share its few active lines, so the
         # event-driven read gathers each image's rows of W once for all its steps
         total, (B, n_in) = steps + lookahead, x.shape
-        spikes = np.empty((B, total, n_in), dtype=x.dtype)
-        for t in range(total):
-            if t == steps and lookahead:
-                acc_after = acc_in.copy()
-            self.encoder.step(x, acc_in, rng, spikes[:, t])
+        drives = None
+        if self.compiled and weights_fixed:  # encoded and read in the compiled kernel
+            from . import kernels
+
+            spikes, drives, per_image, per_image_tail, acc_after = kernels.read_input(
+                x, acc_in, syn0.read_matrix("forward"), steps, lookahead, threads=blas_threads())
+        else:
+            spikes = np.empty((B, total, n_in), dtype=x.dtype)
+            for t in range(total):
+                if t == steps and lookahead:
+                    acc_after = acc_in.copy()
+                self.encoder.step(x, acc_in, rng, spikes[:, t])
+            per_image = self._spikes_per_image(spikes[:, :steps])  # (B, n_in)
         per_step = [spikes[:, t] for t in range(total)]
         free = spikes[:, :steps]
-        per_image = self._spikes_per_image(free)  # (B, n_in)
         act = per_image.sum(0)  # spikes per line: the activity Σ x² of their reads
         self.counters["spikes"] += int(act.sum(dtype=np.float64)) * repeats
         if not weights_fixed:
             return [(st, None) for st in per_step]
         rest = spikes[:, steps:]
-        per_image_tail = self._spikes_per_image(rest) if lookahead else None
+        if drives is None:
+            per_image_tail = self._spikes_per_image(rest) if lookahead else None
         flat = spikes.reshape(-1, n_in)
-        if lookahead or self._deferred_counts:  # the tail's rows are counted when replayed
+        if drives is not None:
+            self._count_input_reads(free, act, repeats)
+        elif lookahead or self._deferred_counts:  # the tail's rows are counted when replayed
             W = syn0.read_matrix("forward")  # read image by image, stored step-major: a step's
             drives = np.empty((total, B, W.shape[1]), dtype=np.result_type(flat, W))  # drive is
             lines = per_image if per_image_tail is None else per_image + per_image_tail  # contiguous
@@ -349,11 +415,12 @@ class EqSpikeNetwork(LayeredState):
             syn0.count_read(flat, "forward", times=repeats - 1)
         schedule = [(st, drives[t]) for t, st in enumerate(per_step)]
         if not lookahead:
-            return schedule
+            return Schedule(schedule, drives)
         act_tail = per_image_tail.sum(0)
-        tail = InputTail(schedule[steps:], rest, acc_in.copy(), int(act_tail.sum(dtype=np.float64)), act_tail)
+        tail = InputTail(Schedule(schedule[steps:], drives[steps:]), rest, acc_in.copy(),
+                         int(act_tail.sum(dtype=np.float64)), act_tail)
         acc_in[...] = acc_after  # the caller's accumulators stand after ``steps`` steps
-        return schedule[:steps], tail
+        return Schedule(schedule[:steps], drives[:steps]), tail
 
     @staticmethod
     def _spikes_per_image(spikes: np.ndarray) -> np.ndarray:
@@ -403,6 +470,9 @@ class EqSpikeNetwork(LayeredState):
             schedule, st.tail = schedule
         if self._rate_blocks:
             st.h, out = self._relax_rate(h, schedule[0][1], T, readout=R, trace=trace)
+            return st, out / R
+        if self.compiled and trace is None and schedule.drives is not None:
+            self._relax_compiled(h, st.acc, schedule.drives, readout_from=T - R, out=out)
             return st, out / R
         reads = self._phase_reads(len(x), T)
         with one_blas_thread():  # a step's products are small (1000-row predictions: 5M MACs)
@@ -496,13 +566,8 @@ class EqSpikeNetwork(LayeredState):
         if contrastive and self._rate_blocks and K:  # no per-step events: only the end states count
             h, _ = self._relax_rate(h, schedule[0][1], K, reps, beta_col, y)
             schedule = []
-        # weights fixed until the phases end: their reads counted at the end (continual: now)
-        reads = None if continual else self._phase_reads(len(h[0]), len(schedule))
-        for s_in, d_in in schedule:
-            if d_in is None:  # continual updates: read the input through the current weights
-                d_in = self.synapses[0].forward(s_in)
-                self.synapses[0].count_read(s_in, "forward", times=reps - 1)  # every phase reads it
-            spikes, h_new = self._step(h, acc, s_in, d_in, reps, beta_col, y, rng, reads)
+        for s_in, spikes, h_old, h_new in self._nudged_steps(h, acc, schedule, reps, beta_col, y, rng, continual):
+            h = h_old  # (the compiled steps' states come from their trace)
             if phase_total:  # the synapses see nothing until both phases are over
                 trace.append((s_in, spikes))
             elif not contrastive:
@@ -520,8 +585,6 @@ class EqSpikeNetwork(LayeredState):
                 self.counters["spikes"] += int(np.count_nonzero(s_in)) * reps + sum(
                     int(np.count_nonzero(sp)) for sp in spikes)
             record(self._two_factor_events(s_in, spikes, *pending, sigma, reps))
-        if reads is not None:
-            reads.flush()
 
         if phase_total:
             self._apply(self._phase_contrast_events(trace, h, B), scales)
