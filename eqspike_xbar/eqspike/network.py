@@ -160,10 +160,11 @@ class EqSpikeNetwork(LayeredState):
         plain = all((type(s).forward, type(s).backward, type(s).count_read) == base for s in self.synapses)
         self._rate_blocks = self.encoder.sends_state and plain
         self._deferred_counts = not self.encoder.sends_state and plain
-        self.compiled = self._deferred_counts and isinstance(self.encoder, SigmaDelta)
-        """Run the steps of a phase with fixed weights in the compiled kernel (eqspike/kernels.py;
-        sigma-delta neurons on synapses that read as the base class does); False: numpy steps
-        (:meth:`_step`, the reference; the two agree to float rounding)."""
+        self.compiled = True
+        """Run the steps of a phase with fixed weights, and the input's read, in the compiled
+        kernels (eqspike/kernels.py) where they apply (sigma-delta neurons on synapses that read
+        as the base class does); False: numpy steps (:meth:`_step`, the reference; the two agree
+        to float rounding)."""
         self.lr_factor = 1.0  # learning-rate schedule factor, set per epoch by the trainer
         self._rounding_rng = None  # stochastic ternary post factor: the minibatch generator
         self._bounds = {}  # (rows, n) -> clip bounds of the rate relaxation (_clip_bounds)
@@ -219,6 +220,11 @@ class EqSpikeNetwork(LayeredState):
             new_h.append(leaky_step(h[l], drive, self.eps, *bounds[l]))
         return spikes, new_h
 
+    @property
+    def _kernels(self) -> bool:
+        """Whether the compiled kernels run this network's spiking phases (:attr:`compiled`)."""
+        return self.compiled and self._deferred_counts and isinstance(self.encoder, SigmaDelta)
+
     def _relax_compiled(self, h, acc, drives, beta_col=None, y=None, readout_from=None, out=None,
                         keep_trace=False):
         """The steps of one phase with fixed weights in the compiled kernel (:func:`kernels.relax`:
@@ -247,7 +253,7 @@ class EqSpikeNetwork(LayeredState):
     def _nudged_steps(self, h, acc, schedule, reps, beta_col, y, rng, continual):
         """The nudged phases' steps: yields (s_in, spikes of layers 1..L, states before, states
         after) per step, computed by the compiled kernel when it applies, else step by step."""
-        if self.compiled and not continual and getattr(schedule, "drives", None) is not None and len(schedule):
+        if self._kernels and not continual and getattr(schedule, "drives", None) is not None and len(schedule):
             spikes, states = self._relax_compiled(h, acc, schedule.drives, beta_col, y, keep_trace=True)
             for t, (s_in, _) in enumerate(schedule):
                 yield s_in, [s[t] for s in spikes], [s[t] for s in states], [s[t + 1] for s in states]
@@ -380,7 +386,7 @@ class EqSpikeNetwork(LayeredState):
         # event-driven read gathers each image's rows of W once for all its steps
         total, (B, n_in) = steps + lookahead, x.shape
         drives = None
-        if self.compiled and weights_fixed:  # encoded and read in the compiled kernel
+        if self._kernels and weights_fixed:  # encoded and read in the compiled kernel
             from . import kernels
 
             spikes, drives, per_image, per_image_tail, acc_after = kernels.read_input(
@@ -471,7 +477,7 @@ class EqSpikeNetwork(LayeredState):
         if self._rate_blocks:
             st.h, out = self._relax_rate(h, schedule[0][1], T, readout=R, trace=trace)
             return st, out / R
-        if self.compiled and trace is None and schedule.drives is not None:
+        if self._kernels and trace is None and schedule.drives is not None:
             self._relax_compiled(h, st.acc, schedule.drives, readout_from=T - R, out=out)
             return st, out / R
         reads = self._phase_reads(len(x), T)

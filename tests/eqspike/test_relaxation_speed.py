@@ -72,9 +72,11 @@ def reference_free_phase(net, x, rng):
     return h, out / R, spikes_sent, vectors, activity
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("layers", [[12, 9, 4], [12, 9, 7, 4], [12, 4]])
-def test_free_phase_equals_plain_reference(layers):
+def test_free_phase_equals_plain_reference(layers, compiled):
     net = make_net(layers)
+    net.compiled = compiled
     data = np.random.default_rng(0)
     net.biases = [data.uniform(-0.2, 0.4, n) for n in layers[1:]]
     x = images(data, 6, layers[0], np.float64)
@@ -136,6 +138,7 @@ def test_phase_counting_equals_per_step_counting(monkeypatch, dtype, layers, lea
     slow = make_net(layers, dtype, learning=learning, network=network)
     assert fast._deferred_counts
     slow._deferred_counts = False  # every step reads through the synapses and counts there
+    fast.compiled = False  # the numpy steps (the compiled ones: tests/eqspike/test_kernels.py)
     assert_same(fast, slow, train(fast), train(slow))
 
 
@@ -144,6 +147,7 @@ def test_phase_counting_on_device_synapses():
     fast, slow = (make_net([12, 9, 4], "float32", synapses=syn) for _ in range(2))
     assert fast._deferred_counts
     slow._deferred_counts = False
+    fast.compiled = False
     assert_same(fast, slow, train(fast), train(slow))
 
 
