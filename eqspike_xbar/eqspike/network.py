@@ -572,6 +572,11 @@ class EqSpikeNetwork(LayeredState):
         if contrastive and self._rate_blocks and K:  # no per-step events: only the end states count
             h, _ = self._relax_rate(h, schedule[0][1], K, reps, beta_col, y)
             schedule = []
+        if (self._kernels and K and not continual and self.learn.rule == "two_factor" and self.learn.contrast == "synapse"
+                and self._rounding_rng is None and getattr(schedule, "drives", None) is not None):
+            h, step_events = self._trace_events(schedule, h, acc, x_in, acc_in, reps, beta_col, y, sigma, causal, rng)
+            self._apply(step_events, scales)
+            return h
         for s_in, spikes, h_old, h_new in self._nudged_steps(h, acc, schedule, reps, beta_col, y, rng, continual):
             h = h_old  # (the compiled steps' states come from their trace)
             if phase_total:  # the synapses see nothing until both phases are over
@@ -626,6 +631,40 @@ class EqSpikeNetwork(LayeredState):
                 rows, cols = [spikes[k - 1], q[k - 1]], [q[k], spikes[k]]  # (stacked once, in _apply)
             out.append((rows, cols, q[k].sum(0)))
         return out
+
+    def _trace_events(self, schedule, h, acc, x_in, acc_in, reps, beta_col, y, sigma, causal, rng):
+        """The nudged steps in the compiled kernel and their two-factor events from its traces,
+        all steps at once: the same events in the same order as :meth:`_two_factor_events` step
+        by step (contrast 'synapse', a post factor that draws nothing). Returns (final states,
+        per weight layer (row events, column events, bias sum))."""
+        spikes, states = self._relax_compiled(h, acc, schedule.drives, beta_col, y, keep_trace=True)
+        L, K, enc = self.L, len(schedule), self.encoder
+        s_in = np.stack([s for s, _ in schedule])  # (K, B, n_in)
+        if causal:  # step t's spikes carry the change of step t - 1; the final state's spikes the last
+            last_in = enc.step(x_in, acc_in, rng)
+            last = [enc.step(states[l][K], acc[l], rng) for l in range(L)]
+            self.counters["spikes"] += int(np.count_nonzero(last_in)) * reps + sum(int(np.count_nonzero(s)) for s in last)
+            s_in = np.concatenate([s_in[1:], last_in[None]])
+            spikes = [np.concatenate([s[1:], e[None]]) for s, e in zip(spikes, last)]
+        q = [self._post_factor(st[1:] - st[:-1]) * sigma for st in states]  # (K, rows, n_l)
+        out = []
+        for k in range(L):
+            n = self.sizes[k + 1]
+            if k == 0:
+                if reps > 1 and self.synapses[0].linear_update:  # identical input rows: sum the phases
+                    cols = q[0].reshape(K, reps, -1, n).sum(1).reshape(-1, n)
+                    rows = s_in.reshape(-1, s_in.shape[2])
+                else:
+                    cols = q[0].reshape(-1, n)
+                    rows = (np.tile(s_in, (1, reps, 1)) if reps > 1 else s_in).reshape(-1, s_in.shape[2])
+            else:  # per step: pre spikes x post change, then post spikes x pre change
+                rows = np.stack([spikes[k - 1], q[k - 1]], axis=1).reshape(-1, self.sizes[k])
+                cols = np.stack([q[k], spikes[k]], axis=1).reshape(-1, n)
+            db = np.zeros(n, dtype=self.dtype)
+            for qt in q[k]:  # (step by step, as the bias sums add up)
+                db += qt.sum(0)
+            out.append((rows, cols, db))
+        return [st[K] for st in states], out
 
     def _neuron_contrast_events(self, s_in, spikes, h_old, h_new):
         """``contrast = 'neuron'``: the +β and −β phases (rows [:B] and [B:]) are contrasted in
