@@ -7,17 +7,20 @@ The arithmetic is that of :meth:`EqSpikeNetwork._step` with sigma-delta neurons,
     d_l = W_lᵀ-read(s_{l-1}) + W_{l+1}-read(s_{l+1}) + b_l [+ β (y − h_L) on the output]
     h_l = clip(h_l + eps (d_l − h_l), 0, 1)
 
-Spikes are 0 or 1, so a read is the sum of the read matrix's rows at the lines that spiked (an
-event-driven read: a row's work is its spikes, not its lines). Only the order of the sums
-differs from the numpy path's BLAS products, so states agree to float rounding; a spike can
-differ when an accumulator lands within a rounding step of 1 (rare; the tests compare both
-paths in float64, where they agree exactly on the cases checked).
+Spikes are 0 or 1, so a read into a wide layer is the sum of the read matrix's rows at the
+lines that spiked (event-driven: a row's work is its spikes, not its lines); a read into a
+narrow layer (fewer than NARROW neurons, e.g. 10 outputs) is a few dot products over the
+lines in SIMD. Only the order of the sums differs from the numpy path's BLAS products, so
+states agree to float rounding; a spike can differ when an accumulator lands within a rounding
+step of 1 (rare; the tests compare both paths in float64).
 
 Rows (images, or an image's phases) do not interact while the weights are fixed, so the rows
-run in parallel on the threads numba is given (:func:`relax`; the caller passes the BLAS
-thread limit in force, so ``--threads 1`` means one thread here too). The kernels are compiled
-on first use and cached on disk next to this file (numba ``cache=True``): the first process
-pays ~5–10 s per dtype and depth, later ones load the cache.
+run in parallel, and the results do not depend on the thread count. The caller passes the
+BLAS thread limit in force, so ``--threads 1`` means one thread here too. On a machine whose
+other core is busy, two threads wait for each other at every kernel (an MNIST minibatch took
+~25 ms instead of ~6 ms on one thread): train there with ``--threads 1`` (the default). The
+kernels are compiled on first use and cached on disk next to this file (numba
+``cache=True``): the first process pays ~5–10 s per dtype and depth, later ones load the cache.
 """
 from __future__ import annotations
 
@@ -35,20 +38,20 @@ def _add_rows(m, spk, d, n):  # pragma: no cover - compiled
 
 
 @njit(cache=True, fastmath={"reassoc"})
-def _add_dots(mt, spk, d, n):  # pragma: no cover - compiled
+def _add_dots(mt, spk, d, n, zero):  # pragma: no cover - compiled
     """d[:n] += mtᵀ-read of the spikes as n dot products (a narrow read, n < NARROW: the same
-    sums as :func:`_add_rows`, added in SIMD order)."""
+    terms as :func:`_add_rows`, summed in SIMD order, in d's dtype)."""
     for j in range(n):
-        a = d[j] * 0
+        a = zero
         for i in range(mt.shape[1]):
             a += mt[j, i] * spk[i]
         d[j] += a
 
 
 @njit(cache=True)
-def _read(m, mt, spk, d, n):  # pragma: no cover - compiled
+def _read(m, mt, spk, d, n, zero):  # pragma: no cover - compiled
     if mt.shape[0] > 0:
-        _add_dots(mt, spk, d, n)
+        _add_dots(mt, spk, d, n, zero)
     else:
         _add_rows(m, spk, d, n)
 
@@ -91,13 +94,13 @@ def _sigma_delta_steps(h, acc, drive_in, fwd, bwd, fwd_t, bwd_t, bias, eps, one,
                     d[j] = zero
                 if l == 0:
                     if L > 1:  # from above, then the input's drive
-                        _read(bwd[0], bwd_t[0], spk[1], d, n)
+                        _read(bwd[0], bwd_t[0], spk[1], d, n, zero)
                     for j in range(n):
                         d[j] += drive_in[t, b_in, j]
                 else:
-                    _read(fwd[l - 1], fwd_t[l - 1], spk[l - 1], d, n)  # from below
+                    _read(fwd[l - 1], fwd_t[l - 1], spk[l - 1], d, n, zero)  # from below
                     if l + 1 < L:  # from above
-                        _read(bwd[l], bwd_t[l], spk[l + 1], d, n)
+                        _read(bwd[l], bwd_t[l], spk[l + 1], d, n, zero)
                 bl, hl = bias[l], h[l]
                 for j in range(n):
                     x = d[j] + bl[j]
@@ -121,6 +124,13 @@ def _sigma_delta_steps(h, acc, drive_in, fwd, bwd, fwd_t, bwd_t, bias, eps, one,
 #: a read into a layer narrower than this is computed as dot products over the pre lines
 #: (SIMD), a wider one as the sum of the rows at the lines that spiked
 NARROW = 32
+
+
+def _use_threads(n: int) -> None:
+    """Run the next kernel on ``n`` threads (at least 1, at most numba's pool)."""
+    n = max(1, min(n, numba_config.NUMBA_NUM_THREADS))
+    if get_num_threads() != n:
+        set_num_threads(n)
 
 
 def relax(h, acc, drive_in, fwd, bwd, biases, eps, beta=None, y=None, readout_from=None, out=None,
@@ -157,26 +167,27 @@ def relax(h, acc, drive_in, fwd, bwd, biases, eps, beta=None, y=None, readout_fr
     y = np.zeros((0, 0), dtype=dt) if y is None else c(y, dtype=dt)
     out = np.zeros((0, h[-1].shape[1]), dtype=dt) if out is None else out
     readout_from = T if readout_from is None else readout_from
+    if (beta.size == 0) != (y.size == 0) or beta.size not in (0, rows) or y.shape not in ((0, 0), h[-1].shape):
+        raise ValueError(f"relax: beta needs {rows} rows and y the output's shape {h[-1].shape}, together")
+    if readout_from < T and out.shape != h[-1].shape:
+        raise ValueError(f"relax: a readout needs out shaped {h[-1].shape}")
     act = tuple(np.zeros_like(hl) for hl in h)
     n_t, n_h = (T, T + 1) if keep_trace else (0, 0)
     s_trace = tuple(np.empty((n_t, rows, hl.shape[1]), dtype=dt) for hl in h)
     h_trace = tuple(np.empty((n_h, rows, hl.shape[1]), dtype=dt) for hl in h)
-    previous = get_num_threads()
-    set_num_threads(max(1, min(threads, rows, numba_config.NUMBA_NUM_THREADS)))
-    try:
-        _sigma_delta_steps(h, acc, c(drive_in, dtype=dt), fwd, bwd, fwd_t, bwd_t, bias, dt.type(eps), dt.type(1), beta, y,
-                           readout_from, out, act, s_trace, h_trace)
-    finally:
-        set_num_threads(previous)
+    if rows == 0:
+        return list(act), ((list(s_trace), list(h_trace)) if keep_trace else None)
+    _use_threads(min(threads, rows))
+    _sigma_delta_steps(h, acc, c(drive_in, dtype=dt), fwd, bwd, fwd_t, bwd_t, bias, dt.type(eps), dt.type(1), beta, y,
+                       readout_from, out, act, s_trace, h_trace)
     return list(act), ((list(s_trace), list(h_trace)) if keep_trace else None)
 
 
 @njit(parallel=True, cache=True)
-def _sigma_delta_input(x, acc, w, steps, spikes, drives, counts, counts_tail, acc_mid):  # pragma: no cover
+def _sigma_delta_input(x, acc, w, steps, spikes, drives, counts, counts_tail, acc_mid, one):  # pragma: no cover
     B, n_in = x.shape
     total = spikes.shape[1]
     n = w.shape[1]
-    one = acc[0, 0] * 0 + 1
     zero = one - one
     for b in prange(B):
         # a line at x >= 1/2 misses fewer steps than it spikes: the drive is read as the sum of the
@@ -188,7 +199,7 @@ def _sigma_delta_input(x, acc, w, steps, spikes, drives, counts, counts_tail, ac
             if x[b, i] >= 0.5:
                 bright[nb] = i
                 nb += 1
-            elif x[b, i] > 0:
+            elif x[b, i] != 0:  # (x < 0 never spikes; its accumulator still moves, as numpy's)
                 dim[nd] = i
                 nd += 1
         base = np.zeros(n, dtype=w.dtype)
@@ -248,10 +259,8 @@ def read_input(x, acc, w, steps: int, lookahead: int = 0, threads: int = 1):
     counts, counts_tail = np.zeros((B, n_in), dtype=dt), np.zeros((B, n_in), dtype=dt)
     acc_mid = np.empty((B if lookahead else 0, n_in), dtype=dt)
     w = np.ascontiguousarray(w, dtype=drives.dtype)
-    previous = get_num_threads()
-    set_num_threads(max(1, min(threads, B, numba_config.NUMBA_NUM_THREADS)))
-    try:
-        _sigma_delta_input(np.ascontiguousarray(x), acc, w, steps, spikes, drives, counts, counts_tail, acc_mid)
-    finally:
-        set_num_threads(previous)
+    _use_threads(min(threads, B))
+    if B and n_in:
+        _sigma_delta_input(np.ascontiguousarray(x), acc, w, steps, spikes, drives, counts, counts_tail, acc_mid,
+                           dt.type(1))
     return spikes, drives, counts, counts_tail, (acc_mid if lookahead else None)
