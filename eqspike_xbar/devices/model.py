@@ -103,6 +103,12 @@ class DeviceArray:
         self._by_direction = {k: np.array([self._per_device[f"ltd_{k}"], self._per_device[f"ltp_{k}"]])
                               for k in self._dir["ltp"] if self._per_device[f"ltp_{k}"].ndim == 0
                               and self._per_device[f"ltd_{k}"].ndim == 0}
+        # the same constants flat for the compiled steps (one entry: the same for every device);
+        # a direction's constant as rows [LTD, LTP] (a pulsed device's row: its direction)
+        self._flat = {k: np.ascontiguousarray(v).reshape(-1) for k, v in self._per_device.items()}
+        for k in self._dir["ltp"]:
+            ltd, ltp = self._flat.pop(f"ltd_{k}"), self._flat.pop(f"ltp_{k}")
+            self._flat[k] = np.ascontiguousarray(np.stack(np.broadcast_arrays(ltd, ltp)))
         self._t = np.zeros(self.shape)  # time since last programming (s)
         self._t_any = False
         self.energy_J = 0.0  # programming energy spent so far (J)
@@ -160,11 +166,25 @@ class DeviceArray:
                 raise DeviceModelError("pulse counts must be integers (signed: + LTP, − LTD)")
         # the flat indices of the devices pulsed now (a boolean mask first: numpy's nonzero of a
         # boolean array is ~3x faster than of an int64 one, the indices are the same)
-        idx = self.last_index = np.flatnonzero(n != 0) if index is None else index
+        idx = np.flatnonzero(n != 0) if index is None else index
+        return self.apply_pulses_at(idx, n.reshape(-1)[idx])
+
+    def apply_pulses_at(self, index, counts) -> float:
+        """:meth:`apply_pulses` of the pulse counts given only where they are nonzero:
+        ``counts[i]`` pulses (signed integers, nonzero) on the device at flat ``index[i]``,
+        ``index`` ascending and distinct (``np.flatnonzero(n)`` and ``n.reshape(-1)[index]`` of
+        the whole array ``n``). The same devices, energy and random draws as :meth:`apply_pulses`
+        of the whole array, without building or searching it. Not checked (callers' own counts)."""
+        idx = self.last_index = index
         if idx.size == 0:
             return 0.0
+        if not self._t_any:
+            return self._apply_compiled(idx, counts)
+        return self._apply_numpy(idx, np.asarray(counts).astype(float))
+
+    def _apply_numpy(self, idx, nf) -> float:
+        """The pulses ``nf`` (float) at flat ``idx``, in numpy (any state, drift included)."""
         e = self.effects
-        nf = n.reshape(-1)[idx].astype(float)
         pos = nf > 0
 
         c = self._per_device
@@ -202,6 +222,35 @@ class DeviceArray:
         g_flat[idx] = g1
         self.energy_J += energy
         self.pulses += int(np.abs(nf).sum())
+        return energy
+
+    def _apply_compiled(self, idx, counts) -> float:
+        """:meth:`_apply_numpy` without drift, its element-wise steps in four compiled loops over
+        the pulsed devices (each a single pass instead of ~30 numpy temporaries). The numbers
+        are the same to the bit: the loops do the same IEEE operations in the same order on
+        each device (clips as numpy's, NaN kept), while log1p, expm1, the random draws (same
+        calls, same order) and the energy's two sums (numpy's pairwise summation) stay numpy's."""
+        e, f = self.effects, self._flat
+        n = idx.size
+        idx = np.ascontiguousarray(idx, dtype=np.intp)
+        counts = np.ascontiguousarray(counts)
+        g_flat = self._g.reshape(-1)  # a view: the state is updated in place
+        nf, g0, tmp = np.empty(n), np.empty(n), np.empty(n)
+        _kernel("_k_start")(idx, counts, g_flat, f["gmin"], f["dg"], f["em"], nf, g0, tmp)
+        log = np.log1p(tmp)  # x·em -> ln(1 + x·em)
+        frac = np.empty(n) if e.quantization else tmp
+        draw = _kernel("_k_position")(idx, nf, log, f["c"], e.quantization, tmp, frac)
+        u = self.rng.random(n) if draw else frac  # (frac: unused)
+        _kernel("_k_target")(idx, nf, tmp, u, frac, draw, f["p"], f["k"])
+        ex = np.expm1(tmp)
+        z = self.rng.standard_normal(n) if e.c2c else ex  # (ex: unused)
+        pp_pos, pp_neg = np.empty(n), np.empty(n)
+        n_pos, n_neg, pulses = _kernel("_k_finish")(
+            idx, nf, g0, ex, z, e.c2c, f["gmin"], f["s"], f["c2c"], f["movable"], f["gmax"], g_flat, pp_pos, pp_neg)
+        up, down = float(np.sum(pp_pos[:n_pos])), float(-np.sum(pp_neg[:n_neg]))
+        energy = 0.5 * (self._e_ltp * up + self._e_ltd * down)
+        self.energy_J += energy
+        self.pulses += int(pulses)
         return energy
 
     def apply_half_select(self, n_set, n_reset) -> float:
@@ -398,3 +447,110 @@ def ltp_ltd_sweep(params: DeviceParams, n_devices: int = 1, seed=0, effects: Eff
                 arr.apply_pulses(step)
                 out.append(arr.conductance())
     return np.array(out)
+
+
+# ------------------------------------------------------------------ compiled steps of apply_pulses
+# Plain functions compiled by numba on first use (numba is imported only then; ``cache=True``:
+# compiled once per machine, cached next to this file). A per-device constant comes as a flat
+# array of every device's value or of one value shared by all (``DeviceArray._flat``). Clips are
+# written as numpy's (max(x, lo) then min(·, hi), comparisons that keep a NaN) so that every
+# device gets the same numbers as the numpy steps of ``DeviceArray._apply_numpy``.
+
+_KERNELS: dict = {}
+
+
+def _kernel(name: str):
+    k = _KERNELS.get(name)
+    if k is None:
+        from numba import njit
+
+        k = _KERNELS[name] = njit(cache=True)(globals()[name])
+    return k
+
+
+def _k_start(idx, counts, g, gmin, dg, em, nf, g0, out):  # pragma: no cover - compiled
+    """nf = counts as floats, g0 = G before, out = clip((G − Gmin)/ΔG, 0, 1)·em of the direction."""
+    one = em.shape[1] > 1
+    for i in range(idx.size):
+        j = idx[i]
+        v = np.float64(counts[i])
+        nf[i] = v
+        gi = g[j]
+        g0[i] = gi
+        x = (gi - gmin[j if gmin.size > 1 else 0]) / dg[j if dg.size > 1 else 0]
+        if not (x > 0.0 or x != x):
+            x = 0.0
+        if not (x < 1.0 or x != x):
+            x = 1.0
+        out[i] = x * em[1 if v > 0 else 0, j if one else 0]  # (a row picked, not a branch)
+
+
+def _k_position(idx, nf, log, c, quantize, x, frac):  # pragma: no cover - compiled
+    """x = c·log (the pulse position); quantized: x = floor(x + 1e-9) and frac = the rest (0 below
+    1e-9). Returns whether a rounding draw is due (frac.max(initial=0) > 0, a NaN: no)."""
+    some, nan = False, False
+    one = c.shape[1] > 1
+    for i in range(idx.size):
+        xi = c[1 if nf[i] > 0 else 0, idx[i] if one else 0] * log[i]
+        if quantize:
+            low = np.floor(xi + 1e-9)
+            r = xi - low
+            if r < 1e-9:
+                r = 0.0
+            some |= r > 0.0
+            nan |= r != r
+            x[i] = low
+            frac[i] = r
+        else:
+            x[i] = xi
+    return some and not nan
+
+
+def _k_target(idx, nf, x, u, frac, rounded, p, k):  # pragma: no cover - compiled
+    """x (in place) = clip(x [+ (u < frac)] + n, 0, p)·k of the direction: expm1's argument."""
+    one = p.shape[1] > 1 or k.shape[1] > 1
+    for i in range(idx.size):
+        j = idx[i] if one else 0
+        d = 1 if nf[i] > 0 else 0
+        xi = x[i]
+        if rounded:
+            xi = xi + (1.0 if u[i] < frac[i] else 0.0)
+        xi = xi + nf[i]
+        top = p[d, j if p.shape[1] > 1 else 0]
+        if not (xi > 0.0 or xi != xi):
+            xi = 0.0
+        if not (xi < top or xi != xi):
+            xi = top
+        x[i] = xi * k[d, j if k.shape[1] > 1 else 0]
+
+
+def _k_finish(idx, nf, g0, ex, z, noisy, gmin, s, c2c, movable, gmax, g, pp_pos,
+              pp_neg):  # pragma: no cover - compiled
+    """G after = clip(Gmin + s·ex [+ z·√|n|·σ] (stuck: G before), Gmin, Gmax), stored in g;
+    n·(G before + after) of the SET and of the RESET pulses, packed in order into pp_pos /
+    pp_neg. Returns their counts and the number of pulses."""
+    n_pos, n_neg, pulses = 0, 0, 0
+    one = s.shape[1] > 1
+    for i in range(idx.size):
+        j = idx[i]
+        v = nf[i]
+        d = 1 if v > 0 else 0
+        lo = gmin[j if gmin.size > 1 else 0]
+        g1 = lo + s[d, j if one else 0] * ex[i]
+        if noisy:
+            g1 = g1 + z[i] * np.sqrt(np.abs(v)) * c2c[j if c2c.size > 1 else 0]
+        if not movable[j if movable.size > 1 else 0]:
+            g1 = g0[i]
+        if not (g1 > lo or g1 != g1):
+            g1 = lo
+        hi = gmax[j if gmax.size > 1 else 0]
+        if not (g1 < hi or g1 != g1):
+            g1 = hi
+        pp = v * (g0[i] + g1)
+        pp_pos[n_pos] = pp  # written to both, kept by the count that moves on (no branch)
+        pp_neg[n_neg] = pp
+        n_pos += d
+        n_neg += 1 - d
+        g[j] = g1
+        pulses += np.int64(np.abs(v))
+    return n_pos, n_neg, pulses
