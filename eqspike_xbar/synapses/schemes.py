@@ -229,11 +229,14 @@ class MinibatchSum(UpdateScheme):
         return 32.0
 
     def apply(self, rows, cols, scale):
+        from .base import event_outer
+
         layer = self.layer
-        dw = _rule_sum(rows, cols, scale)
+        # = pulse_counts(_rule_sum(rows, cols, scale)) and program([(n, -n)]): the same draws,
+        # counts and pulses, without the dense dw and n (the rows without events pulse nothing)
+        index, block = event_outer(rows, cols)
         self._book_rule_sum(rows, cols, 32)
-        n = layer.pulse_counts(dw)
-        layer.program([(n, -n)])
+        layer.program_pairs(*layer.pulse_counts_at(index, block, scale))
 
 
 def threshold_steps(syn_cfg, update=None) -> float:
