@@ -240,13 +240,15 @@ class DeviceArray:
         log = np.log1p(tmp)  # x·em -> ln(1 + x·em)
         frac = np.empty(n) if e.quantization else tmp
         draw = _kernel("_k_position")(idx, nf, log, f["c"], e.quantization, tmp, frac)
-        u = self.rng.random(n) if draw else frac  # (frac: unused)
-        _kernel("_k_target")(idx, nf, tmp, u, frac, draw, f["p"], f["k"])
+        # the rounding draw (rng.random(n)) and the C2C draw (rng.standard_normal(n)) are made in
+        # the loops, one number per device in order: numba's Generator methods are numpy's
+        # algorithms on the same bit generator state (the same numbers; the normals 3x faster)
+        _kernel("_k_target")(idx, nf, tmp, self.rng, frac, draw, f["p"], f["k"])
         ex = np.expm1(tmp)
-        z = self.rng.standard_normal(n) if e.c2c else ex  # (ex: unused)
         pp_pos, pp_neg = np.empty(n), np.empty(n)
         n_pos, n_neg, pulses = _kernel("_k_finish")(
-            idx, nf, g0, ex, z, e.c2c, f["gmin"], f["s"], f["c2c"], f["movable"], f["gmax"], g_flat, pp_pos, pp_neg)
+            idx, nf, g0, ex, self.rng, e.c2c, f["gmin"], f["s"], f["c2c"], f["movable"], f["gmax"], g_flat, pp_pos,
+            pp_neg)
         up, down = float(np.sum(pp_pos[:n_pos])), float(-np.sum(pp_neg[:n_neg]))
         energy = 0.5 * (self._e_ltp * up + self._e_ltd * down)
         self.energy_J += energy
@@ -506,15 +508,16 @@ def _k_position(idx, nf, log, c, quantize, x, frac):  # pragma: no cover - compi
     return some and not nan
 
 
-def _k_target(idx, nf, x, u, frac, rounded, p, k):  # pragma: no cover - compiled
-    """x (in place) = clip(x [+ (u < frac)] + n, 0, p)·k of the direction: expm1's argument."""
+def _k_target(idx, nf, x, rng, frac, rounded, p, k):  # pragma: no cover - compiled
+    """x (in place) = clip(x [+ (u < frac)] + n, 0, p)·k of the direction: expm1's argument
+    (rounded: u = rng.random(), one per device in order: rng.random(idx.size))."""
     one = p.shape[1] > 1 or k.shape[1] > 1
     for i in range(idx.size):
         j = idx[i] if one else 0
         d = 1 if nf[i] > 0 else 0
         xi = x[i]
         if rounded:
-            xi = xi + (1.0 if u[i] < frac[i] else 0.0)
+            xi = xi + (1.0 if rng.random() < frac[i] else 0.0)
         xi = xi + nf[i]
         top = p[d, j if p.shape[1] > 1 else 0]
         if not (xi > 0.0 or xi != xi):
@@ -524,9 +527,10 @@ def _k_target(idx, nf, x, u, frac, rounded, p, k):  # pragma: no cover - compile
         x[i] = xi * k[d, j if k.shape[1] > 1 else 0]
 
 
-def _k_finish(idx, nf, g0, ex, z, noisy, gmin, s, c2c, movable, gmax, g, pp_pos,
+def _k_finish(idx, nf, g0, ex, rng, noisy, gmin, s, c2c, movable, gmax, g, pp_pos,
               pp_neg):  # pragma: no cover - compiled
-    """G after = clip(Gmin + s·ex [+ z·√|n|·σ] (stuck: G before), Gmin, Gmax), stored in g;
+    """G after = clip(Gmin + s·ex [+ z·√|n|·σ] (stuck: G before), Gmin, Gmax), stored in g
+    (noisy: z = rng.standard_normal(), one per device in order: rng.standard_normal(idx.size));
     n·(G before + after) of the SET and of the RESET pulses, packed in order into pp_pos /
     pp_neg. Returns their counts and the number of pulses."""
     n_pos, n_neg, pulses = 0, 0, 0
@@ -538,7 +542,7 @@ def _k_finish(idx, nf, g0, ex, z, noisy, gmin, s, c2c, movable, gmax, g, pp_pos,
         lo = gmin[j if gmin.size > 1 else 0]
         g1 = lo + s[d, j if one else 0] * ex[i]
         if noisy:
-            g1 = g1 + z[i] * np.sqrt(np.abs(v)) * c2c[j if c2c.size > 1 else 0]
+            g1 = g1 + rng.standard_normal() * np.sqrt(np.abs(v)) * c2c[j if c2c.size > 1 else 0]
         if not movable[j if movable.size > 1 else 0]:
             g1 = g0[i]
         if not (g1 > lo or g1 != g1):
