@@ -154,3 +154,43 @@ def test_coincidences_count_the_nonzeros(dtype):
     assert _coincidences(rows, cols) == float(np.count_nonzero(rows, axis=1) @ np.count_nonzero(cols, axis=1))
     np.testing.assert_array_equal(_nonzeros_per_row(rows[:, ::3]), np.count_nonzero(rows[:, ::3], axis=1))
     np.testing.assert_array_equal(_nonzeros_per_row(np.full((2, 3), np.nan)), [3, 3])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threshold", [4.0, 0.5, 1.0000001])
+def test_float32_accumulator_compiled_add_and_take_equal_the_dense_steps(dtype, threshold):
+    from eqspike_xbar.synapses.schemes import FixedPoint
+
+    step = 0.0015625
+    a, b = (FixedPoint((60, 24), 0, 2 * threshold, np.random.default_rng(0)) for _ in range(2))
+    a.q[...] = b.q[...] = np.random.default_rng(1).normal(0, 2, (60, 24)).astype(np.float32)  # fires off the event rows too
+    for k in range(4):
+        rows, cols = events(k, 40, 60, 24, dtype, active=0.4)
+        scale = 0.03 * (k - 1.5)
+        a.add_rule_sum(*event_outer(rows, cols), scale, step)
+        b.add(_rule_sum(rows, cols, scale) / np.float32(step))
+        np.testing.assert_array_equal(a.q, b.q)
+        idx, counts = a.take_whole_at(threshold)
+        n = b.take_whole(threshold)
+        np.testing.assert_array_equal(idx, np.flatnonzero(n))
+        np.testing.assert_array_equal(counts, n.reshape(-1)[idx])
+        np.testing.assert_array_equal(a.q, b.q)
+
+
+def test_mixed_precision_equals_its_dense_steps():
+    over = {"update": {"scheme": "mixed_precision", "threshold": 2}}
+    a, b = device_layer((60, 24), **over), device_layer((60, 24), **over)
+    for k in range(6):
+        rows, cols = events(k, 40, 60, 24)
+        a.update(rows, cols, 0.05)
+        b.flush_read_energy()
+        b._count_update(rows)
+        chi = b.scheme.chi
+        chi.add(_rule_sum(rows, cols, 0.05) / np.float32(b.pair_step))
+        b.scheme._book_rule_sum(rows, cols, chi.word_bits)
+        n = chi.take_whole(b.scheme.threshold)
+        b.program([(n, -n)])
+        b._refresh()
+    assert a.counters["pulses"] > 0
+    for x, y in zip(layer_state(a) + [a.scheme.chi.q], layer_state(b) + [b.scheme.chi.q]):
+        np.testing.assert_array_equal(x, y)

@@ -215,6 +215,26 @@ class FixedPoint:
     def subtract(self, x: np.ndarray, index=...) -> None:
         self.add(-np.asarray(x, dtype=float), index)
 
+    def add_rule_sum(self, index, block, scale, step) -> None:
+        """``add(_rule_sum(rows, cols, scale) / np.float32(step))`` of a float32 store, given
+        ``event_outer(rows, cols)`` = (index, block): the same float operations on the rows with
+        events (the other rows' sum is 0, and adding 0 leaves a store that is never −0 as it
+        is), in one compiled pass instead of the dense sum, division and add."""
+        assert not self.bits
+        block = np.ascontiguousarray(block)
+        t = block.dtype.type  # numpy: dw / float32(step) in the dtype of dw, then cast to float32
+        rows = np.arange(self.q.shape[0], dtype=np.intp) if index is None else np.ascontiguousarray(index, dtype=np.intp)
+        _compiled("_add_rows_loop")(self.q, rows, block, t(scale), t(np.float32(step)))
+
+    def take_whole_at(self, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """``take_whole(threshold)`` of a float32 store, as the nonzero counts: (flat indices
+        ascending, int64 counts); the same entries fire, by as much, in one compiled pass."""
+        assert not self.bits
+        q = self.q.reshape(-1)
+        flat, counts = np.empty(q.size, dtype=np.intp), np.empty(q.size, dtype=np.int64)
+        k = _compiled("_take_whole_loop")(q, np.float32(threshold), flat, counts)
+        return flat[:k], counts[:k]
+
 
 # ---------------------------------------------------------------------------------- schemes
 @register_scheme("minibatch_sum")
@@ -316,6 +336,42 @@ def _nonzeros_per_row(a) -> np.ndarray:
 
 
 _count_rows = None
+_COMPILED: dict = {}
+
+
+def _compiled(name: str):
+    """The function ``name`` of this module compiled by numba (on first use; cached on disk)."""
+    k = _COMPILED.get(name)
+    if k is None:
+        from numba import njit
+
+        k = _COMPILED[name] = njit(cache=True)(globals()[name])
+    return k
+
+
+def _add_rows_loop(q, rows, block, scale, step):  # pragma: no cover - compiled
+    """q[rows[r], j] += float32((block[r, j]·scale)/step) (block's dtype until the cast)."""
+    for r in range(block.shape[0]):
+        row = rows[r]
+        for j in range(block.shape[1]):
+            q[row, j] += np.float32((block[r, j] * scale) / step)
+
+
+def _take_whole_loop(q, threshold, flat, counts):  # pragma: no cover - compiled
+    """FixedPoint.take_whole of a float32 store: every |q| >= threshold (float32) fires
+    trunc(q), subtracted from q; the nonzero counts and their flat indices in order."""
+    k = 0
+    for i in range(q.size):
+        v = q[i]
+        if np.abs(v) >= threshold:
+            fired = np.trunc(v)
+            q[i] = v - fired
+            n = np.int64(fired)
+            if n != 0:
+                flat[k] = i
+                counts[k] = n
+                k += 1
+    return k
 
 
 def _count_rows_loop(a, out):  # pragma: no cover - compiled
@@ -403,6 +459,15 @@ class MixedPrecision(UpdateScheme):
 
     def apply(self, rows, cols, scale):
         layer, chi = self.layer, self.chi
+        if not chi.bits and not self.cfg.verify and hasattr(layer, "program_pairs"):
+            # float32 χ, no verify: the steps below without the dense sum and pulse arrays (the
+            # same χ, counts, pulses and counters)
+            from .base import event_outer
+
+            chi.add_rule_sum(*event_outer(rows, cols), scale, layer.pair_step)
+            self._book_rule_sum(rows, cols, chi.word_bits)
+            layer.program_pairs(*chi.take_whole_at(self.threshold))
+            return
         if self.event_rounding:  # each coincidence is one rounded add to χ
             n_plus, n_minus = self._signed_counts(rows, cols, scale)
             chi.add_events(n_plus, n_minus, abs(float(scale)) / layer.pair_step)
