@@ -17,7 +17,9 @@ thread per core (--threads to change). ``ideal`` is the EqSpike configuration on
 <= 80 s; rate EP <= 5 s; spiking backprop (issue 13) no slower than the ideal EqSpike epoch.
 The machine's load average is printed before and after: on a shared
 machine compare runs made back to back; the epoch's CPU time (all threads of the process) moves
-less with the load than its wall time. Needs MNIST (--data-dir or $EQSPIKE_XBAR_DATA).
+less with the load than its wall time. The first minibatch (it loads the compiled kernels from
+numba's cache, or compiles them in a fresh clone) is timed apart and counted once; the others
+are extrapolated to the epoch. Needs MNIST (--data-dir or $EQSPIKE_XBAR_DATA).
 """
 from __future__ import annotations
 
