@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from eqspike_xbar.config import config_from_dict
-from eqspike_xbar.devices import D2D, DeviceArray, Effects, load_device
+from eqspike_xbar.devices import D2D, DeviceArray, Effects, load_device, model
 from eqspike_xbar.synapses import make_synapse_layer
 from eqspike_xbar.synapses.base import event_outer
 from eqspike_xbar.synapses.device import _union
@@ -24,6 +24,20 @@ def counts_at(shape, seed, density=0.1, top=4):
 def array_state(arr):
     return (arr._g.copy(), np.array(arr.energy_J), np.array(arr.pulses), arr.last_index.copy(),
             arr.rng.random(4), arr.rng.standard_normal(4))
+
+
+@pytest.fixture(autouse=True)
+def compile_every_size(monkeypatch):
+    """The compiled loops for every pulse, however few devices (the arrays here are small)."""
+    monkeypatch.setattr(model, "COMPILED_MIN_DEVICES", 0)
+
+
+def test_few_devices_take_the_numpy_steps(monkeypatch):
+    monkeypatch.setattr(model, "COMPILED_MIN_DEVICES", 1024)
+    a = DeviceArray(load_device("taox_hfox"), (40, 30), seed=7, g_init="mid")
+    monkeypatch.setattr(a, "_apply_compiled", lambda *args: pytest.fail("compiled for 120 devices"))
+    idx, n = counts_at(a.shape, 0)
+    assert a.apply_pulses_at(idx, n) > 0
 
 
 def assert_same(a, b):

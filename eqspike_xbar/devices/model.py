@@ -17,11 +17,17 @@ import logging
 
 import numpy as np
 
+from ..compiled import compiled
 from ..errors import DeviceModelError
 from .params import DeviceParams, Effects, nl_to_b, shape
 
 log = logging.getLogger(__name__)
 
+
+
+#: pulses on fewer devices than this run the numpy steps (the same numbers): a pulse sweep of a
+#: few devices (``eqspike-xbar device show``, fits) need not load numba (0.4 s, 1.4 s compiling)
+COMPILED_MIN_DEVICES = 1024
 
 
 class DeviceArray:
@@ -178,7 +184,7 @@ class DeviceArray:
         idx = self.last_index = index
         if idx.size == 0:
             return 0.0
-        if not self._t_any:
+        if not self._t_any and idx.size >= COMPILED_MIN_DEVICES:
             return self._apply_compiled(idx, counts)
         return self._apply_numpy(idx, np.asarray(counts).astype(float))
 
@@ -228,25 +234,26 @@ class DeviceArray:
         """:meth:`_apply_numpy` without drift, its element-wise steps in four compiled loops over
         the pulsed devices (each a single pass instead of ~30 numpy temporaries). The numbers
         are the same to the bit: the loops do the same IEEE operations in the same order on
-        each device (clips as numpy's, NaN kept), while log1p, expm1, the random draws (same
-        calls, same order) and the energy's two sums (numpy's pairwise summation) stay numpy's."""
+        each device (clips as numpy's, NaN kept) and draw with numba's Generator methods (numpy's
+        algorithms on the same bit generator: the same numbers in the same order), while log1p,
+        expm1 and the energy's two sums (numpy's pairwise summation) stay numpy's."""
         e, f = self.effects, self._flat
         n = idx.size
         idx = np.ascontiguousarray(idx, dtype=np.intp)
         counts = np.ascontiguousarray(counts)
         g_flat = self._g.reshape(-1)  # a view: the state is updated in place
         nf, g0, tmp = np.empty(n), np.empty(n), np.empty(n)
-        _kernel("_k_start")(idx, counts, g_flat, f["gmin"], f["dg"], f["em"], nf, g0, tmp)
+        compiled(_k_start)(idx, counts, g_flat, f["gmin"], f["dg"], f["em"], nf, g0, tmp)
         log = np.log1p(tmp)  # x·em -> ln(1 + x·em)
         frac = np.empty(n) if e.quantization else tmp
-        draw = _kernel("_k_position")(idx, nf, log, f["c"], e.quantization, tmp, frac)
+        draw = compiled(_k_position)(idx, nf, log, f["c"], e.quantization, tmp, frac)
         # the rounding draw (rng.random(n)) and the C2C draw (rng.standard_normal(n)) are made in
         # the loops, one number per device in order: numba's Generator methods are numpy's
         # algorithms on the same bit generator state (the same numbers; the normals 3x faster)
-        _kernel("_k_target")(idx, nf, tmp, self.rng, frac, draw, f["p"], f["k"])
+        compiled(_k_target)(idx, nf, tmp, self.rng, frac, draw, f["p"], f["k"])
         ex = np.expm1(tmp)
         pp_pos, pp_neg = np.empty(n), np.empty(n)
-        n_pos, n_neg, pulses = _kernel("_k_finish")(
+        n_pos, n_neg, pulses = compiled(_k_finish)(
             idx, nf, g0, ex, self.rng, e.c2c, f["gmin"], f["s"], f["c2c"], f["movable"], f["gmax"], g_flat, pp_pos,
             pp_neg)
         up, down = float(np.sum(pp_pos[:n_pos])), float(-np.sum(pp_neg[:n_neg]))
@@ -452,22 +459,11 @@ def ltp_ltd_sweep(params: DeviceParams, n_devices: int = 1, seed=0, effects: Eff
 
 
 # ------------------------------------------------------------------ compiled steps of apply_pulses
-# Plain functions compiled by numba on first use (numba is imported only then; ``cache=True``:
-# compiled once per machine, cached next to this file). A per-device constant comes as a flat
-# array of every device's value or of one value shared by all (``DeviceArray._flat``). Clips are
-# written as numpy's (max(x, lo) then min(·, hi), comparisons that keep a NaN) so that every
-# device gets the same numbers as the numpy steps of ``DeviceArray._apply_numpy``.
-
-_KERNELS: dict = {}
-
-
-def _kernel(name: str):
-    k = _KERNELS.get(name)
-    if k is None:
-        from numba import njit
-
-        k = _KERNELS[name] = njit(cache=True)(globals()[name])
-    return k
+# Plain functions compiled by numba on first use (eqspike_xbar/compiled.py). A per-device
+# constant comes as a flat array of every device's value or of one value shared by all
+# (``DeviceArray._flat``). Clips are written as numpy's (max(x, lo) then min(·, hi), comparisons
+# that keep a NaN) so that every device gets the same numbers as the numpy steps of
+# ``DeviceArray._apply_numpy``.
 
 
 def _k_start(idx, counts, g, gmin, dg, em, nf, g0, out):  # pragma: no cover - compiled

@@ -31,6 +31,7 @@ import json
 import numpy as np
 
 from ..devices import resolve_device  # noqa: F401  (re-exported: where the synapse layers take it from)
+from ..compiled import compiled
 from ..errors import ConfigError, DeviceModelError
 from .base import SynapseLayer, register_backend
 from .schemes import make_scheme
@@ -153,7 +154,7 @@ class DeviceSynapses(SynapseLayer):
         if not (self.gp._t_any or self.gn._t_any) and all(a.flags.c_contiguous for a in arrays):
             # one compiled pass: the same numbers (bincount adds the changes in idx order to 0.0)
             rows, cols = np.zeros(self._W.shape[0]), np.zeros(n_cols)
-            _reread_kernel()(np.ascontiguousarray(idx, dtype=np.intp), self.gp._g.reshape(-1),
+            compiled(_reread_pairs)(np.ascontiguousarray(idx, dtype=np.intp), self.gp._g.reshape(-1),
                              self.gn._g.reshape(-1), self._g_read[0].reshape(-1), self._g_read[1].reshape(-1),
                              self._W.reshape(-1), self.s_per_weight, n_cols, rows, cols)
             self._line_sums[0][...] += rows
@@ -213,7 +214,7 @@ class DeviceSynapses(SynapseLayer):
         u = self._rng.random(n_rows * n_cols, dtype=np.float32)  # = random((n_pre, n_post)), flat
         rows = np.arange(n_rows, dtype=np.intp) if index is None else np.ascontiguousarray(index, dtype=np.intp)
         flat, counts = np.empty(block.size, dtype=np.intp), np.empty(block.size, dtype=np.int32)
-        k = _pulse_count_kernel()(rows, block, t(scale), t(self.pair_step), t(1), u, n_cols, flat, counts)
+        k = compiled(_pulse_counts)(rows, block, t(scale), t(self.pair_step), t(1), u, n_cols, flat, counts)
         return flat[:k], counts[:k]
 
     def program_pairs(self, index, counts) -> None:
@@ -334,17 +335,7 @@ class DeviceSynapses(SynapseLayer):
 
 
 # ------------------------------------------------------------------ compiled loops
-# compiled by numba on first use (cache=True: once per machine), numba imported only then
-_KERNELS: dict = {}
-
-
-def _jit(fn):
-    k = _KERNELS.get(fn.__name__)
-    if k is None:
-        from numba import njit
-
-        k = _KERNELS[fn.__name__] = njit(cache=True)(fn)
-    return k
+# compiled by numba on first use (eqspike_xbar/compiled.py)
 
 
 def _pulse_counts(rows, block, scale, step, one, u, n_cols, flat, counts):  # pragma: no cover - compiled
@@ -372,10 +363,6 @@ def _pulse_counts(rows, block, scale, step, one, u, n_cols, flat, counts):  # pr
     return k
 
 
-def _pulse_count_kernel():
-    return _jit(_pulse_counts)
-
-
 def _reread_pairs(idx, gp, gn, read_p, read_n, w, s_per_weight, n_cols, rows, cols):  # pragma: no cover - compiled
     """DeviceSynapses._reread's numpy steps in one pass over idx (no drift: a read is G itself)."""
     for i in range(idx.size):
@@ -389,6 +376,3 @@ def _reread_pairs(idx, gp, gn, read_p, read_n, w, s_per_weight, n_cols, rows, co
         rows[j // n_cols] += change
         cols[j % n_cols] += change
 
-
-def _reread_kernel():
-    return _jit(_reread_pairs)

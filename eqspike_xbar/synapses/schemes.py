@@ -45,6 +45,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..compiled import compiled
 from .base import registrar
 
 SCHEMES: dict[str, type["UpdateScheme"]] = {}
@@ -224,7 +225,7 @@ class FixedPoint:
         block = np.ascontiguousarray(block)
         t = block.dtype.type  # numpy: dw / float32(step) in the dtype of dw, then cast to float32
         rows = np.arange(self.q.shape[0], dtype=np.intp) if index is None else np.ascontiguousarray(index, dtype=np.intp)
-        _compiled("_add_rows_loop")(self.q, rows, block, t(scale), t(np.float32(step)))
+        compiled(_add_rows_loop)(self.q, rows, block, t(scale), t(np.float32(step)))
 
     def take_whole_at(self, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """``take_whole(threshold)`` of a float32 store, as the nonzero counts: (flat indices
@@ -232,7 +233,7 @@ class FixedPoint:
         assert not self.bits
         q = self.q.reshape(-1)
         flat, counts = np.empty(q.size, dtype=np.intp), np.empty(q.size, dtype=np.int64)
-        k = _compiled("_take_whole_loop")(q, np.float32(threshold), flat, counts)
+        k = compiled(_take_whole_loop)(q, np.float32(threshold), flat, counts)
         return flat[:k], counts[:k]
 
 
@@ -325,28 +326,9 @@ def _nonzeros_per_row(a) -> np.ndarray:
     a = np.asarray(a)
     if a.ndim != 2 or a.dtype.kind not in "fiub":
         return np.count_nonzero(a, axis=1)
-    global _count_rows
-    if _count_rows is None:
-        from numba import njit
-
-        _count_rows = njit(cache=True)(_count_rows_loop)
     out = np.zeros(a.shape[0], dtype=np.intp)
-    _count_rows(a, out)
+    compiled(_count_rows_loop)(a, out)
     return out
-
-
-_count_rows = None
-_COMPILED: dict = {}
-
-
-def _compiled(name: str):
-    """The function ``name`` of this module compiled by numba (on first use; cached on disk)."""
-    k = _COMPILED.get(name)
-    if k is None:
-        from numba import njit
-
-        k = _COMPILED[name] = njit(cache=True)(globals()[name])
-    return k
 
 
 def _add_rows_loop(q, rows, block, scale, step):  # pragma: no cover - compiled
