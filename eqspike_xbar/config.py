@@ -95,6 +95,10 @@ class NetworkConfig:
     """The prediction is the output state averaged over the last N free steps."""
     init_scale: float = 1.0
     """Initial weights uniform in +-init_scale/sqrt(fan_in); biases start at 0."""
+    kernels: Literal["compiled", "numpy"] = "compiled"
+    """How the spiking phases run: 'compiled' kernels (eqspike/kernels.py; sigma-delta neurons on
+    ideal or device synapses, elsewhere numpy anyway) or the 'numpy' steps, the reference (the
+    same arithmetic, summed in another order: float rounding apart)."""
 
     def __post_init__(self):
         if len(self.layers) < 2 or any(n < 1 for n in self.layers):

@@ -10,9 +10,11 @@ The arithmetic is that of :meth:`EqSpikeNetwork._step` with sigma-delta neurons,
 Spikes are 0 or 1, so a read into a wide layer is the sum of the read matrix's rows at the
 lines that spiked (event-driven: a row's work is its spikes, not its lines); a read into a
 narrow layer (fewer than NARROW neurons, e.g. 10 outputs) is a few dot products over the
-lines in SIMD. Only the order of the sums differs from the numpy path's BLAS products, so
-states agree to float rounding; a spike can differ when an accumulator lands within a rounding
-step of 1 (rare; the tests compare both paths in float64).
+lines in SIMD. The input's drive is summed as its bright lines' rows minus those that missed
+a step plus the dim lines that spiked (:func:`read_input`). These are the same terms as the
+numpy path's BLAS products, summed otherwise, so states agree to float rounding; a spike can
+differ when an accumulator lands within a rounding step of 1 (rare; the tests compare both
+paths in float64).
 
 Rows (images, or an image's phases) do not interact while the weights are fixed, so the rows
 run in parallel, and the results do not depend on the thread count. The caller passes the
@@ -20,15 +22,18 @@ BLAS thread limit in force, so ``--threads 1`` means one thread here too. On a m
 other core is busy, two threads wait for each other at every kernel (an MNIST minibatch took
 ~25 ms instead of ~6 ms on one thread): train there with ``--threads 1`` (the default). The
 kernels are compiled on first use and cached on disk next to this file (numba
-``cache=True``): the first process pays ~5–10 s per dtype and depth, later ones load the cache.
+``cache=True``, eqspike_xbar/compiled.py): the first process pays ~2–10 s per dtype and depth,
+later ones load the cache (~0.4 s).
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import config as numba_config, get_num_threads, njit, prange, set_num_threads
+from numba import config as numba_config, get_num_threads, prange, set_num_threads
+
+from ..compiled import njit_cached
 
 
-@njit(cache=True)
+@njit_cached()
 def _add_rows(m, spk, d, n):  # pragma: no cover - compiled
     """d[:n] += the rows of m (lines x n) at the lines that spiked (a wide read: rows of n)."""
     for i in range(m.shape[0]):
@@ -37,7 +42,7 @@ def _add_rows(m, spk, d, n):  # pragma: no cover - compiled
                 d[j] += m[i, j]
 
 
-@njit(cache=True, fastmath={"reassoc"})
+@njit_cached(fastmath={"reassoc"})
 def _add_dots(mt, spk, d, n, zero):  # pragma: no cover - compiled
     """d[:n] += mtᵀ-read of the spikes as n dot products (a narrow read, n < NARROW: the same
     terms as :func:`_add_rows`, summed in SIMD order, in d's dtype)."""
@@ -48,7 +53,7 @@ def _add_dots(mt, spk, d, n, zero):  # pragma: no cover - compiled
         d[j] += a
 
 
-@njit(cache=True)
+@njit_cached()
 def _read(m, mt, spk, d, n, zero):  # pragma: no cover - compiled
     if mt.shape[0] > 0:
         _add_dots(mt, spk, d, n, zero)
@@ -56,7 +61,7 @@ def _read(m, mt, spk, d, n, zero):  # pragma: no cover - compiled
         _add_rows(m, spk, d, n)
 
 
-@njit(parallel=True, cache=True)
+@njit_cached(parallel=True)
 def _sigma_delta_steps(h, acc, drive_in, fwd, bwd, fwd_t, bwd_t, bias, eps, one, beta, y, readout_from, out, act,
                        s_trace, h_trace):  # pragma: no cover - compiled (tested through relax)
     L = len(h)
@@ -146,7 +151,8 @@ def relax(h, acc, drive_in, fwd, bwd, biases, eps, beta=None, y=None, readout_fr
     to it; ``keep_trace``: also return every step's spikes (T, rows, n_l) and the states before
     and after every step (T + 1, rows, n_l).
 
-    Returns (spikes per line and row, [(rows, n_l)] per layer, and the traces or None)."""
+    Returns (the spikes of each row and line, [(rows, n_l)] per layer; the traces (spikes,
+    states) or None)."""
     L = len(h)
     dt = h[0].dtype
     rows = h[0].shape[0]
@@ -167,6 +173,14 @@ def relax(h, acc, drive_in, fwd, bwd, biases, eps, beta=None, y=None, readout_fr
     y = np.zeros((0, 0), dtype=dt) if y is None else c(y, dtype=dt)
     out = np.zeros((0, h[-1].shape[1]), dtype=dt) if out is None else out
     readout_from = T if readout_from is None else readout_from
+    n1 = h[0].shape[1]
+    if drive_in.ndim != 3 or drive_in.shape[2] != n1 or (rows and (drive_in.shape[1] == 0 or rows % drive_in.shape[1])):
+        raise ValueError(f"relax: drive_in must be (steps, B, {n1}) with B dividing the {rows} rows, got {drive_in.shape}")
+    for k in range(1, L):
+        pre, post = h[k - 1].shape[1], h[k].shape[1]
+        if fwd[k - 1].shape != (pre, post) or bwd[k - 1].shape != (post, pre):
+            raise ValueError(f"relax: synapse layer {k} needs forward ({pre}, {post}) and backward ({post}, {pre}) "
+                             f"matrices, got {fwd[k - 1].shape} and {bwd[k - 1].shape}")
     if (beta.size == 0) != (y.size == 0) or beta.size not in (0, rows) or y.shape not in ((0, 0), h[-1].shape):
         raise ValueError(f"relax: beta needs {rows} rows and y the output's shape {h[-1].shape}, together")
     if readout_from < T and out.shape != h[-1].shape:
@@ -183,7 +197,7 @@ def relax(h, acc, drive_in, fwd, bwd, biases, eps, beta=None, y=None, readout_fr
     return list(act), ((list(s_trace), list(h_trace)) if keep_trace else None)
 
 
-@njit(parallel=True, cache=True)
+@njit_cached(parallel=True)
 def _sigma_delta_input(x, acc, w, steps, spikes, drives, counts, counts_tail, acc_mid, one):  # pragma: no cover
     B, n_in = x.shape
     total = spikes.shape[1]
@@ -255,7 +269,11 @@ def read_input(x, acc, w, steps: int, lookahead: int = 0, threads: int = 1):
     B, n_in = x.shape
     total = steps + lookahead
     spikes = np.zeros((B, total, n_in), dtype=dt)  # (the kernel writes the lit lines only)
+    if w.shape[0] != n_in:
+        raise ValueError(f"read_input: w must have {n_in} rows (one per input line), got {w.shape}")
     drives = np.empty((total, B, w.shape[1]), dtype=np.result_type(dt, w.dtype))
+    if n_in == 0:  # no line: no drive
+        drives[...] = 0
     counts, counts_tail = np.zeros((B, n_in), dtype=dt), np.zeros((B, n_in), dtype=dt)
     acc_mid = np.empty((B if lookahead else 0, n_in), dtype=dt)
     w = np.ascontiguousarray(w, dtype=drives.dtype)

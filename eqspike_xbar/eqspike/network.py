@@ -57,7 +57,7 @@ class Schedule(list):
 @dataclass
 class InputTail:
     """The input's next steps after a free phase, encoded and read ahead (uncounted yet)."""
-    schedule: list  # (s_in, drive) per step
+    schedule: "Schedule"  # (s_in, drive) per step
     spikes: np.ndarray  # (B, steps, n_in); rate neurons: the input states (B, n_in), sent at every step
     acc_in: np.ndarray | None  # input accumulators after these steps (None for rate neurons)
     n_spikes: int  # spikes sent in these steps
@@ -160,7 +160,7 @@ class EqSpikeNetwork(LayeredState):
         plain = all((type(s).forward, type(s).backward, type(s).count_read) == base for s in self.synapses)
         self._rate_blocks = self.encoder.sends_state and plain
         self._deferred_counts = not self.encoder.sends_state and plain
-        self.compiled = True
+        self.compiled = getattr(network, "kernels", "compiled") == "compiled"
         """Run the steps of a phase with fixed weights, and the input's read, in the compiled
         kernels (eqspike/kernels.py) where they apply (sigma-delta neurons on synapses that read
         as the base class does); False: numpy steps (:meth:`_step`, the reference; the two agree
@@ -557,9 +557,9 @@ class EqSpikeNetwork(LayeredState):
             if continual:
                 self._apply(step_events, scales)
                 return
-            for k, (rows, cols, db) in enumerate(step_events):  # (a list: the slots' blocks in order)
-                events[k][0].extend(rows) if isinstance(rows, list) else events[k][0].append(rows)
-                events[k][1].extend(cols) if isinstance(cols, list) else events[k][1].append(cols)
+            for k, (rows, cols, db) in enumerate(step_events):
+                events[k][0].append(rows)
+                events[k][1].append(cols)
                 bias_sums[k] += db
 
         K = self.net.nudged_steps
@@ -583,19 +583,14 @@ class EqSpikeNetwork(LayeredState):
                 trace.append((s_in, spikes))
             elif not contrastive:
                 if not causal:
-                    record(self._two_factor_events(s_in, spikes, h, h_new, sigma, reps))
+                    record(self._step_events(s_in, spikes, h, h_new, sigma, reps))
                 else:
                     if pending is not None:
-                        record(self._two_factor_events(s_in, spikes, *pending, sigma, reps))
+                        record(self._step_events(s_in, spikes, *pending, sigma, reps))
                     pending = (h, h_new)
             h = h_new
         if pending is not None:  # the spikes emitted from the final state carry the last change
-            s_in = x_in if self.encoder.sends_state else self.encoder.step(x_in, acc_in, rng)
-            spikes = [self.encoder.step(h[l], None if acc is None else acc[l], rng) for l in range(L)]
-            if not self.encoder.sends_state:
-                self.counters["spikes"] += int(np.count_nonzero(s_in)) * reps + sum(
-                    int(np.count_nonzero(sp)) for sp in spikes)
-            record(self._two_factor_events(s_in, spikes, *pending, sigma, reps))
+            record(self._step_events(*self._final_spikes(x_in, acc_in, h, acc, reps, rng), *pending, sigma, reps))
 
         if phase_total:
             self._apply(self._phase_contrast_events(trace, h, B), scales)
@@ -613,58 +608,59 @@ class EqSpikeNetwork(LayeredState):
         lc = self.learn
         return post_factor(dh, lc.post_factor, lc.ternary_threshold, 1.0, self._rounding_rng)
 
+    def _final_spikes(self, x_in, acc_in, h, acc, reps, rng):
+        """Causal pairing: what the input and every layer send from the final nudged state (one
+        more encoder step, counted as spikes, not read). Returns (s_in, spikes of layers 1..L)."""
+        enc = self.encoder
+        s_in = x_in if enc.sends_state else enc.step(x_in, acc_in, rng)
+        spikes = [enc.step(h[l], None if acc is None else acc[l], rng) for l in range(self.L)]
+        if not enc.sends_state:
+            self.counters["spikes"] += int(np.count_nonzero(s_in)) * reps + sum(int(np.count_nonzero(s)) for s in spikes)
+        return s_in, spikes
+
+    def _step_events(self, s_in, spikes, h_old, h_new, sigma, reps):
+        """One step's events: contrast 'neuron', or the two-factor rule of a single step."""
+        if self.learn.contrast == "neuron":
+            return self._neuron_contrast_events(s_in, spikes, h_old, h_new)
+        one = [[a[None] for a in arrays] for arrays in (spikes, h_old, h_new)]
+        return self._two_factor_events(s_in[None], *one, sigma, reps)
+
     def _two_factor_events(self, s_in, spikes, h_old, h_new, sigma, reps):
         """Per weight layer: (row events, column events, bias sum) pairing the given spikes with
-        the state change h_old -> h_new."""
-        lc = self.learn
-        if lc.contrast == "neuron":
-            return self._neuron_contrast_events(s_in, spikes, h_old, h_new)
-        q = [self._post_factor(hn - ho) * sigma for hn, ho in zip(h_new, h_old)]
+        the state change h_old -> h_new, for K steps at once: every array has a leading step axis
+        (s_in (K, B, n_in); the others (K, rows, n_l)), and the events come in step order."""
+        q = [self._post_factor(hn - ho) * sigma for hn, ho in zip(h_new, h_old)]  # (K, rows, n_l)
+        K = s_in.shape[0]
         out = []
         for k in range(self.L):
+            n = self.sizes[k + 1]
             if k == 0:
                 if reps > 1 and self.synapses[0].linear_update:  # identical input rows: sum the phases
-                    cols, rows = q[0].reshape(reps, -1, q[0].shape[1]).sum(0), s_in
+                    cols, rows = q[0].reshape(K, reps, -1, n).sum(1), s_in
                 else:  # every phase's coincidences are physical events of their own
-                    cols, rows = q[0], (np.tile(s_in, (reps, 1)) if reps > 1 else s_in)
-            else:  # pre spike x post change, plus post spike x pre change (shared weight)
-                rows, cols = [spikes[k - 1], q[k - 1]], [q[k], spikes[k]]  # (stacked once, in _apply)
-            out.append((rows, cols, q[k].sum(0)))
+                    cols, rows = q[0], (np.tile(s_in, (1, reps, 1)) if reps > 1 else s_in)
+            else:  # per step: pre spikes x post change, then post spikes x pre change (shared weight)
+                rows, cols = np.stack([spikes[k - 1], q[k - 1]], axis=1), np.stack([q[k], spikes[k]], axis=1)
+            db = np.zeros(n, dtype=self.dtype)
+            for qt in q[k]:  # (step by step, as the bias sums add up)
+                db += qt.sum(0)
+            out.append((rows.reshape(-1, rows.shape[-1]), cols.reshape(-1, n), db))
         return out
 
     def _trace_events(self, schedule, h, acc, x_in, acc_in, reps, beta_col, y, sigma, causal, rng):
         """The nudged steps in the compiled kernel and their two-factor events from its traces,
-        all steps at once: the same events in the same order as :meth:`_two_factor_events` step
-        by step (contrast 'synapse', a post factor that draws nothing). Returns (final states,
-        per weight layer (row events, column events, bias sum))."""
+        all steps at once (the same events in the same order as step by step; contrast
+        'synapse', a post factor that draws nothing). Returns (final states, per weight layer
+        (row events, column events, bias sum))."""
         spikes, states = self._relax_compiled(h, acc, schedule.drives, beta_col, y, keep_trace=True)
-        L, K, enc = self.L, len(schedule), self.encoder
+        K = len(schedule)
         s_in = np.stack([s for s, _ in schedule])  # (K, B, n_in)
         if causal:  # step t's spikes carry the change of step t - 1; the final state's spikes the last
-            last_in = enc.step(x_in, acc_in, rng)
-            last = [enc.step(states[l][K], acc[l], rng) for l in range(L)]
-            self.counters["spikes"] += int(np.count_nonzero(last_in)) * reps + sum(int(np.count_nonzero(s)) for s in last)
+            last_in, last = self._final_spikes(x_in, acc_in, [st[K] for st in states], acc, reps, rng)
             s_in = np.concatenate([s_in[1:], last_in[None]])
             spikes = [np.concatenate([s[1:], e[None]]) for s, e in zip(spikes, last)]
-        q = [self._post_factor(st[1:] - st[:-1]) * sigma for st in states]  # (K, rows, n_l)
-        out = []
-        for k in range(L):
-            n = self.sizes[k + 1]
-            if k == 0:
-                if reps > 1 and self.synapses[0].linear_update:  # identical input rows: sum the phases
-                    cols = q[0].reshape(K, reps, -1, n).sum(1).reshape(-1, n)
-                    rows = s_in.reshape(-1, s_in.shape[2])
-                else:
-                    cols = q[0].reshape(-1, n)
-                    rows = (np.tile(s_in, (1, reps, 1)) if reps > 1 else s_in).reshape(-1, s_in.shape[2])
-            else:  # per step: pre spikes x post change, then post spikes x pre change
-                rows = np.stack([spikes[k - 1], q[k - 1]], axis=1).reshape(-1, self.sizes[k])
-                cols = np.stack([q[k], spikes[k]], axis=1).reshape(-1, n)
-            db = np.zeros(n, dtype=self.dtype)
-            for qt in q[k]:  # (step by step, as the bias sums add up)
-                db += qt.sum(0)
-            out.append((rows, cols, db))
-        return [st[K] for st in states], out
+        events = self._two_factor_events(s_in, spikes, [st[:-1] for st in states], [st[1:] for st in states], sigma, reps)
+        return [st[K] for st in states], events
 
     def _neuron_contrast_events(self, s_in, spikes, h_old, h_new):
         """``contrast = 'neuron'``: the +β and −β phases (rows [:B] and [B:]) are contrasted in

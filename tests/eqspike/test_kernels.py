@@ -510,3 +510,27 @@ def test_relax_rejects_inconsistent_arguments():
         kernels.relax(*args, beta=np.ones(3))
     with pytest.raises(ValueError, match="together"):
         kernels.relax(*args, beta=np.ones(1), y=np.zeros((3, 2)))
+
+
+def test_kernels_reject_shapes_they_would_read_past():
+    h = [np.zeros((4, 6)), np.zeros((4, 3))]
+    acc = [np.zeros((4, 6)), np.zeros((4, 3))]
+    fwd, bwd, biases = [np.zeros((6, 3))], [np.zeros((3, 6))], [np.zeros(6), np.zeros(3)]
+    with pytest.raises(ValueError, match="drive_in"):
+        kernels.relax(h, acc, np.zeros((2, 4, 5)), fwd, bwd, biases, 0.5)  # narrower than layer 1
+    with pytest.raises(ValueError, match="drive_in"):
+        kernels.relax(h, acc, np.zeros((2, 3, 6)), fwd, bwd, biases, 0.5)  # 3 does not divide 4 rows
+    with pytest.raises(ValueError, match="synapse layer 1"):
+        kernels.relax(h, acc, np.zeros((2, 2, 6)), fwd, [np.zeros((40, 5))], biases, 0.5)
+    with pytest.raises(ValueError, match="w must have"):
+        kernels.read_input(np.zeros((2, 5)), np.zeros((2, 5)), np.zeros((4, 3)), 3)
+    spikes, drives, *_ = kernels.read_input(np.zeros((2, 0)), np.zeros((2, 0)), np.zeros((0, 3)), 3)
+    assert drives.shape == (3, 2, 3) and not drives.any()
+
+
+def test_config_chooses_the_numpy_steps():
+    assert make_net([12, 9, 4])._kernels
+    net = make_net([12, 9, 4], network={"kernels": "numpy"})
+    assert not net.compiled and not net._kernels
+    with pytest.raises(Exception, match="kernels"):
+        make_net([12, 9, 4], network={"kernels": "fast"})
