@@ -234,12 +234,13 @@ def _digits_accuracy(tmp_path, backend, learning, update, seed):
 
 @pytest.mark.parametrize("scheme", sorted(SCHEMES))
 def test_each_scheme_with_an_ideal_linear_device_tracks_ideal(tmp_path, scheme):
-    """Every effect off, 1024 levels: no more than 1 point below float weights on digits (the
-    mean of seeds 0 and 1, each the mean of its last 3 epochs). The coincidence schemes learn
-    with the ternary rule on both sides, one pulse step per coincidence; the others with the
-    analog rule. With the ternary rule the device runs came out 0.6–4.7 points above the float
-    runs on seeds 0–3 (final epochs, before and after the compiled relaxation), so only the loss
-    is bounded."""
+    """Every effect off, 1024 levels: within 1 point of float weights on digits (the mean of
+    seeds 0 and 1, each the mean of its last 3 epochs). The coincidence schemes learn with the
+    ternary rule on both sides, one pulse step per coincidence; the others with the analog rule.
+    A known gap: with the ternary rule the device runs come out above the float runs (final
+    epochs of seeds 0–3: +0.6 to +4.7 points before and after the compiled relaxation; this
+    test's means: +1.2 to +1.6), so the device does not reproduce the float rule there; it is
+    held within +5 points until that is understood."""
     learning = {"epochs": 5, "lr": [0.1, 0.05]}
     update = {"scheme": scheme}
     if SCHEMES[scheme].needs_ternary_events:
@@ -249,7 +250,8 @@ def test_each_scheme_with_an_ideal_linear_device_tracks_ideal(tmp_path, scheme):
         update.update(pulse_train="deterministic", transfer_columns=256)
     acc = {b: np.mean([_digits_accuracy(tmp_path, b, learning, update, s) for s in (0, 1)]) for b in ("ideal", "device")}
     assert acc["ideal"] > 0.85, acc
-    assert acc["device"] >= acc["ideal"] - 0.01, acc
+    above = 0.05 if SCHEMES[scheme].needs_ternary_events else 0.01  # (the known gap, see above)
+    assert -0.01 <= acc["device"] - acc["ideal"] <= above, acc
 
 
 @pytest.mark.parametrize("scheme", sorted(SCHEMES))
