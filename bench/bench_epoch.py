@@ -87,6 +87,7 @@ def child(name: str, batches: int, threads: int, data_dir: str | None, refresh_t
         n = n_total if batches <= 0 else min(max(2, batches), n_total)
         perm = rng.permutation(len(ds.train))
         t0, c0 = time.perf_counter(), time.process_time()
+        t1, c1 = t0, c0  # (no minibatch: nothing timed)
         for i in range(n):
             idx = perm[i * B : (i + 1) * B]
             net.train_batch(ds.train.x[idx], ds.train.y[idx], rng)
