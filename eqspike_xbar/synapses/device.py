@@ -221,21 +221,29 @@ class DeviceSynapses(SynapseLayer):
         """``program([(n, −n)])`` of the counts ``n`` given where they are nonzero: ``counts[i]``
         at flat ``index[i]`` (ascending, distinct; :meth:`pulse_counts_at`). The same devices,
         energy, counters and draws; the whole arrays are built only for half-select disturb."""
-        hs = self.params.half_select
-        if hs.set_rel > 0 or hs.reset_rel > 0 or hs.voltage_V > 0:
+        if self._half_selects():
             n = np.zeros(self.n_pre * self.n_post, dtype=counts.dtype)
             n[index] = counts
             n = n.reshape(self.n_pre, self.n_post)
             self.program([(n, -n)])
             return
-        e, pulses = 0.0, 0
+        e = self._fire(lambda: self.gp.apply_pulses_at(index, counts) + self.gn.apply_pulses_at(index, -counts))
+        self.counters["programming_J"] += e
+
+    def _half_selects(self) -> bool:
+        """Whether a pulse half-selects the other devices of its row and column (disturb or energy)."""
+        hs = self.params.half_select
+        return hs.set_rel > 0 or hs.reset_rel > 0 or hs.voltage_V > 0
+
+    def _fire(self, pulse) -> float:
+        """Run ``pulse()`` (it pulses G+ and G− and returns their energy, J), count its pulses and
+        keep the pairs it pulsed to be read again. Returns the energy."""
         before = self.gp.pulses + self.gn.pulses
-        e += self.gp.apply_pulses_at(index, counts) + self.gn.apply_pulses_at(index, -counts)
-        pulses += self.gp.pulses + self.gn.pulses - before
+        e = pulse()
+        self.counters["pulses"] += self.gp.pulses + self.gn.pulses - before
         if self._programmed is not None:  # the pairs to read again (None: every pair)
             self._programmed += [self.gp.last_index, self.gn.last_index]
-        self.counters["programming_J"] += e
-        self.counters["pulses"] += pulses
+        return e
 
     def program(self, rounds) -> None:
         """Fire programming pulses: ``rounds`` is a list of (n_plus, n_minus), signed pulse counts
@@ -243,17 +251,14 @@ class DeviceSynapses(SynapseLayer):
         half-selects the other devices of its row and column (``[half_select]`` of the device).
         Books energy and pulses."""
         hs = self.params.half_select
-        half = hs.set_rel > 0 or hs.reset_rel > 0 or hs.voltage_V > 0
+        half = self._half_selects()
         # disturbed devices all over the pulsed rows and columns: the next read reads every pair
         disturbs = self.gp.effects.half_select and (hs.set_rel > 0 or hs.reset_rel > 0)
-        e, pulses = 0.0, 0
+        e = 0.0
         for n_plus, n_minus in rounds:
-            before = self.gp.pulses + self.gn.pulses
             index = np.flatnonzero(np.asarray(n_plus) != 0)
-            e += self.gp.apply_pulses(n_plus, index) + self.gn.apply_pulses(n_minus, _same_nonzeros(n_minus, index))
-            pulses += self.gp.pulses + self.gn.pulses - before
-            if self._programmed is not None:  # the pairs to read again (None: every pair)
-                self._programmed += [self.gp.last_index, self.gn.last_index]
+            e += self._fire(lambda: self.gp.apply_pulses(n_plus, index)
+                            + self.gn.apply_pulses(n_minus, _same_nonzeros(n_minus, index)))
             if disturbs:
                 self._programmed = None
             if half:  # half-selected devices of every pulse
@@ -262,7 +267,6 @@ class DeviceSynapses(SynapseLayer):
                 for arr, n in ((self.gp, n_plus), (self.gn, n_minus)):
                     e += arr.apply_half_select(*half_select_counts(n, hs.scheme or "V/2"))
         self.counters["programming_J"] += e
-        self.counters["pulses"] += pulses
 
     def read_pairs(self) -> np.ndarray:
         """Weights read from both arrays now, with read noise (a verify read; book it with
