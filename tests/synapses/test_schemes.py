@@ -217,12 +217,25 @@ def test_tiki_taka_reads_its_auxiliary_array_through_the_circuit():
 _IDEAL_RUNS = {}  # (learning, seed) -> the ideal run's accuracy, shared by the schemes that learn alike
 
 
-def _digits_accuracy(tmp_path, backend, learning, update, seed):
+def _digits_accuracy(tmp_path, backend, learning, update, seed, monkeypatch=None):
     """Test accuracy on digits averaged over the last 3 of the run's epochs (one epoch's figure
-    moves by ±3 points from epoch to epoch: spike trains amplify float rounding)."""
+    moves by ±3 points from epoch to epoch: spike trains amplify float rounding). The float
+    weights (``ideal``) are bounded as the device's are: clipped to the default ±w_max (0.2 for
+    W1, 0.3 for W2) after every update."""
     key = (repr(sorted(learning.items())), seed)
     if backend == "ideal" and key in _IDEAL_RUNS:
         return _IDEAL_RUNS[key]
+    if backend == "ideal":
+        from eqspike_xbar.synapses.ideal import IdealSynapses
+
+        unbounded = IdealSynapses.update
+
+        def bounded(self, rows, cols, scale):
+            unbounded(self, rows, cols, scale)
+            bound = 0.2 if self.layer == 0 else 0.3
+            np.clip(self.W, -bound, bound, out=self.W)
+
+        monkeypatch.setattr(IdealSynapses, "update", bounded)
     cfg = config_from_dict({"run": {"seed": seed}, "network": {"layers": [64, 256, 10]}, "learning": learning,
                             "synapses": {"backend": backend, "device": "ideal", "effects_off": NOISE_OFF,
                                          **({"update": update} if backend == "device" else {})}})
@@ -233,25 +246,28 @@ def _digits_accuracy(tmp_path, backend, learning, update, seed):
 
 
 @pytest.mark.parametrize("scheme", sorted(SCHEMES))
-def test_each_scheme_with_an_ideal_linear_device_tracks_ideal(tmp_path, scheme):
-    """Every effect off, 1024 levels: within 1 point of float weights on digits (the mean of
-    seeds 0 and 1, each the mean of its last 3 epochs). The coincidence schemes learn with the
-    ternary rule on both sides, one pulse step per coincidence; the others with the analog rule.
-    A known gap: with the ternary rule the device runs come out above the float runs (final
-    epochs of seeds 0–3: +0.6 to +4.7 points before and after the compiled relaxation; this
-    test's means: +1.2 to +1.6), so the device does not reproduce the float rule there; it is
-    held within +5 points until that is understood."""
+def test_each_scheme_with_an_ideal_linear_device_tracks_ideal(tmp_path, monkeypatch, scheme):
+    """Every effect off, 1024 levels: within 1 point of float weights with the device's bounds on
+    digits (the mean of seeds 0 and 1, each the mean of its last 3 epochs). The coincidence
+    schemes learn with the ternary rule on both sides, one pulse pair per coincidence; the others
+    with the analog rule."""
     learning = {"epochs": 5, "lr": [0.1, 0.05]}
     update = {"scheme": scheme}
     if SCHEMES[scheme].needs_ternary_events:
-        # scale per coincidence = lr * ternary_scale / (B * beta * 2) = one pulse step of the
-        # 1024-level device with w_max 0.2 (3.906e-4): stochastic and deterministic agree
-        learning.update(TERNARY, ternary_scale=2 * 20 * 0.390625e-3 / 0.1 * 1.0)
+        # one pulse pair per coincidence sets the device's rate, so the float rule's step per
+        # coincidence, lr * ternary_scale / (B * beta * 2), is each layer's pulse pair step:
+        # 2 w_max / 1024 = 3.906e-4 (W1, w_max 0.2) and 5.859e-4 (W2, w_max 0.3), i.e. lr 0.1 and
+        # 0.15. With lr 0.05 for W2 the device learned W2 3x faster than the float rule and came
+        # out 1.2-1.6 points above it; bounds and rate matched: 92.46 vs 92.69 % on seeds 0-3.
+        learning.update(TERNARY, ternary_scale=2 * 20 * 0.390625e-3 / 0.1 * 1.0, lr=[0.1, 0.15])
         update.update(pulse_train="deterministic", transfer_columns=256)
-    acc = {b: np.mean([_digits_accuracy(tmp_path, b, learning, update, s) for s in (0, 1)]) for b in ("ideal", "device")}
+    acc = {b: np.mean([_digits_accuracy(tmp_path, b, learning, update, s, monkeypatch) for s in (0, 1)])
+           for b in ("ideal", "device")}
     assert acc["ideal"] > 0.85, acc
-    above = 0.05 if SCHEMES[scheme].needs_ternary_events else 0.01  # (the known gap, see above)
-    assert -0.01 <= acc["device"] - acc["ideal"] <= above, acc
+    # measured here: coincidence +0.37, minibatch_sum -0.05, mixed_precision -0.23, tiki_taka +0.84
+    # points; tiki_taka, whose updates reach W only through its auxiliary array A, gets 1.5
+    tolerance = 0.015 if scheme == "tiki_taka" else 0.01
+    assert abs(acc["device"] - acc["ideal"]) <= tolerance, acc
 
 
 @pytest.mark.parametrize("scheme", sorted(SCHEMES))
