@@ -94,14 +94,12 @@ def switches(cfg, params, fidelities) -> tuple[list[Switch], list[str]]:
 
 
 def switch_config(fidelity_config: dict, sw: Switch, epochs: int) -> dict:
-    over = {"learning": {"epochs": int(epochs)}, "synapses": {"effects_off": list(sw.effects_off)}}
-    if fidelity_config.get("synapses", {}).get("update", {}).get("threshold") == "auto":
-        # 'auto' follows the device's C2C noise: the switch keeps the θ the device has, so that
-        # switching C2C off measures the noise, not a smaller firing threshold too
-        from ..config import config_from_dict
-        from ..synapses.schemes import threshold_steps
+    from ..synapses.schemes import held_auto_threshold
 
-        over["synapses"]["update"] = {"threshold": threshold_steps(config_from_dict(fidelity_config).synapses)}
+    # 'auto' θ follows the device's C2C noise: the switch keeps the θ the device has, so that
+    # switching C2C off measures the noise, not a smaller firing threshold too
+    over = merge(held_auto_threshold(fidelity_config),
+                 {"learning": {"epochs": int(epochs)}, "synapses": {"effects_off": list(sw.effects_off)}})
     if sw.name == WIRES:
         over["synapses"]["circuit"] = {"r_wordline_ohm": 0.0, "r_bitline_ohm": 0.0}
     return merge(fidelity_config, over)

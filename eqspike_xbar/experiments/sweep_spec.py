@@ -13,6 +13,10 @@ A sweep file (TOML)::
 The grid is the Cartesian product of the axes, in the order written. Every point's config
 is built and validated (``config_from_dict``) before anything runs, so an unknown key or a
 bad value fails at once with one line naming it.
+
+An axis over ``synapses.effects_off`` measures what switching effects off does: an update
+scheme's ``threshold = "auto"`` is held at the θ of the point's device with the base's effects
+(as the main job's ablation does), not re-derived with C2C off (θ = 1).
 """
 from __future__ import annotations
 
@@ -47,6 +51,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "stuck_at_rate": (_DEV + "faults.stuck_gmin_rate", _DEV + "faults.stuck_gmax_rate"),  # each kind
     "on_off_ratio": ("synapses.on_off_ratio",),
 }
+
+#: the key of an axis that switches device effects off (a scheme's 'auto' θ is held there)
+OFF = "synapses.effects_off"
 
 # Dimension names that differ from the axis name made NetCDF-safe.
 _DIM_NAMES = {"seeds": "seed"}
@@ -101,6 +108,7 @@ class SweepSpec:
         """Every grid point with its validated config (raises ConfigError on the first bad one)."""
         out, checked = [], set()
         width = max(4, len(str(int(np.prod(self.shape)) - 1)))
+        hold = any(OFF in axis.keys for axis in self.axes)
         for flat, index in enumerate(itertools.product(*(range(n) for n in self.shape))):
             d = self.base
             parts = []
@@ -111,6 +119,11 @@ class SweepSpec:
                 parts.append(f"{axis.dim}={toml_value(value)}")
             label = ", ".join(parts)
             where = f"{self.source or 'sweep'}: point {label}"
+            if hold:  # θ 'auto' of this point's device with the base's effects (see the module doc)
+                from ..synapses.schemes import held_auto_threshold
+
+                config_from_dict(d, where)  # (a bad point fails here, with its name)
+                d = merge(d, held_auto_threshold(merge(d, nested(OFF, self.base["synapses"]["effects_off"]))))
             cfg = config_from_dict(d, where)
             _check_device(cfg, where, checked)
             out.append(Point(index, f"p{flat:0{width}d}", label, cfg.to_dict()))

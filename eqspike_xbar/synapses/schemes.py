@@ -274,6 +274,22 @@ def threshold_steps(syn_cfg, update=None) -> float:
     return float(max(1, math.ceil(sigma - 1e-9)))
 
 
+def held_auto_threshold(config: dict) -> dict:
+    """Overrides that pin ``[synapses.update] threshold = "auto"`` of the experiment config
+    ``config`` (a plain mapping) to the θ it resolves to there: {"synapses": {"update":
+    {"threshold": θ}}}, or {} when θ is given as a number (or there is no device). Runs that
+    switch effects off keep the θ of the device as configured (with C2C off, 'auto' would fall
+    to 1 and change the firing threshold together with the noise)."""
+    if config.get("synapses", {}).get("update", {}).get("threshold") != "auto":
+        return {}
+    from ..config import config_from_dict
+
+    syn = config_from_dict(config).synapses
+    if getattr(syn, "device_params", None) is None:
+        return {}
+    return {"synapses": {"update": {"threshold": threshold_steps(syn)}}}
+
+
 def accumulator_range_steps(cfg, threshold: float) -> float:
     """The fixed-point accumulator's range in pulse steps (``cfg``: an UpdateConfig):
     ``accumulator_range`` as given, 0: 2·threshold, 'threshold': the range whose largest code,

@@ -162,3 +162,19 @@ def test_plots_line_with_seed_spread_and_heat_map(tmp_path, write_sweep):
     paths = plot_sweep(ds.isel(network_eps=[0]), tmp_path)
     assert [p.name for p in paths] == ["test_accuracy_vs_learning_beta.png", "energy_J_vs_learning_beta.png"]
     assert all(p.stat().st_size > 5000 for p in paths)
+
+
+def test_an_effects_off_axis_holds_the_schemes_auto_threshold(write_sweep):
+    """'auto' θ follows C2C (TaOx/HfOx: 4, with C2C off 1): a sweep that switches C2C off keeps 4,
+    as the main job's ablation does; a sweep over the device's noise itself lets θ follow it."""
+    device = {"synapses.backend": "device", "synapses.device": "taox_hfox",
+              "synapses.update.scheme": "mixed_precision", "synapses.update.threshold": "auto"}
+    spec = load_sweep(write_sweep({"synapses.effects_off": [[], ["c2c"], ["c2c", "quantization"]]}, device))
+    points = spec.points()
+    assert [p.config["synapses"]["update"]["threshold"] for p in points] == [4.0, 4.0, 4.0]
+    assert points[1].config["synapses"]["effects_off"] == ["c2c"]
+    spec = load_sweep(write_sweep({"c2c_sigma": [0.037, 0.0]}, device, name="noise.toml"))
+    assert [p.config["synapses"]["update"]["threshold"] for p in spec.points()] == ["auto", "auto"]
+    spec = load_sweep(write_sweep({"synapses.effects_off": [[], ["c2c"]]}, {**device, "synapses.update.threshold": 2.0},
+                                  name="fixed.toml"))
+    assert [p.config["synapses"]["update"]["threshold"] for p in spec.points()] == [2.0, 2.0]
