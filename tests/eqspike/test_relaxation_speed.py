@@ -12,24 +12,9 @@ import numpy as np
 import pytest
 
 import eqspike_xbar.eqspike.network as network_mod
-from eqspike_xbar.config import config_from_dict
-from eqspike_xbar.eqspike import EqSpikeNetwork
+from eqspike_test_nets import images, make_net
 from eqspike_xbar.eqspike.neurons import SigmaDelta, Stochastic
 from eqspike_xbar.synapses.base import event_matmul
-
-
-def make_net(layers, dtype="float64", seed=5, learning=None, network=None, synapses=None):
-    cfg = config_from_dict({
-        "network": {"layers": layers, "free_steps": 9, "nudged_steps": 4, "readout_steps": 3, "init_scale": 2.0,
-                    **(network or {})},
-        "learning": {"lr": [0.1] * (len(layers) - 1), **(learning or {})},
-        **({"synapses": synapses} if synapses else {}),
-    })
-    return EqSpikeNetwork(cfg.network, cfg.learning, cfg.synapses, dtype=dtype, rng=np.random.default_rng(seed))
-
-
-def images(rng, B, n, dtype):
-    return (rng.uniform(0, 1, (B, n)) * (rng.random((B, n)) < 0.5)).astype(dtype)
 
 
 def reference_free_phase(net, x, rng):
