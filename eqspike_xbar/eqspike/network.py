@@ -182,7 +182,7 @@ class EqSpikeNetwork(LayeredState):
         spikes kept to be counted at once (:meth:`PhaseReads.flush`); None: counted now.
 
         Returns (spikes of layers 1..L, new states of layers 1..L)."""
-        enc, syn = self.encoder, self.synapses
+        enc = self.encoder
         rows = len(h[0])
         if reads is not None and reads.deferred:  # counted with the phase's other steps
             spikes = [enc.step(h[l], None if acc is None else acc[l], rng, out) for l, out in enumerate(reads.slots())]

@@ -227,7 +227,9 @@ class DeviceSynapses(SynapseLayer):
             n = n.reshape(self.n_pre, self.n_post)
             self.program([(n, -n)])
             return
-        e = self._fire(lambda: self.gp.apply_pulses_at(index, counts) + self.gn.apply_pulses_at(index, -counts))
+        before = self._pulses_so_far()
+        e = self.gp.apply_pulses_at(index, counts) + self.gn.apply_pulses_at(index, -counts)
+        self._book_round(before)
         self.counters["programming_J"] += e
 
     def _half_selects(self) -> bool:
@@ -235,15 +237,15 @@ class DeviceSynapses(SynapseLayer):
         hs = self.params.half_select
         return hs.set_rel > 0 or hs.reset_rel > 0 or hs.voltage_V > 0
 
-    def _fire(self, pulse) -> float:
-        """Run ``pulse()`` (it pulses G+ and G− and returns their energy, J), count its pulses and
-        keep the pairs it pulsed to be read again. Returns the energy."""
-        before = self.gp.pulses + self.gn.pulses
-        e = pulse()
-        self.counters["pulses"] += self.gp.pulses + self.gn.pulses - before
+    def _pulses_so_far(self) -> int:
+        return self.gp.pulses + self.gn.pulses
+
+    def _book_round(self, before: int) -> None:
+        """After a round that pulsed G+ and G−: count its pulses (``before``: :meth:`_pulses_so_far`
+        when it began) and keep the pairs it pulsed to be read again."""
+        self.counters["pulses"] += self._pulses_so_far() - before
         if self._programmed is not None:  # the pairs to read again (None: every pair)
             self._programmed += [self.gp.last_index, self.gn.last_index]
-        return e
 
     def program(self, rounds) -> None:
         """Fire programming pulses: ``rounds`` is a list of (n_plus, n_minus), signed pulse counts
@@ -256,9 +258,10 @@ class DeviceSynapses(SynapseLayer):
         disturbs = self.gp.effects.half_select and (hs.set_rel > 0 or hs.reset_rel > 0)
         e = 0.0
         for n_plus, n_minus in rounds:
+            before = self._pulses_so_far()
             index = np.flatnonzero(np.asarray(n_plus) != 0)
-            e += self._fire(lambda: self.gp.apply_pulses(n_plus, index)
-                            + self.gn.apply_pulses(n_minus, _same_nonzeros(n_minus, index)))
+            e += self.gp.apply_pulses(n_plus, index) + self.gn.apply_pulses(n_minus, _same_nonzeros(n_minus, index))
+            self._book_round(before)
             if disturbs:
                 self._programmed = None
             if half:  # half-selected devices of every pulse
